@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-import build_mpy
+import compile_mpy as build_mpy
 import mp
 
 PORTABLE = os.path.join(mp.ROOT, "tests", "portable")

@@ -1,6 +1,6 @@
 """Compile Python sources to .mpy with mpy-cross, mirroring the tree (host tool).
 
-  python tools/host/build_mpy.py OUTDIR SRC_DIR [SRC_DIR...] [--march ARCH]
+  python tools/host/compile_mpy.py OUTDIR SRC_DIR [SRC_DIR...] [--march ARCH]
 
 Only files newer than their .mpy are recompiled. Used by the tests (the unix port runs the
 bytecode build, as a board would) and by the bench.

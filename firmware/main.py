@@ -1,0 +1,47 @@
+# main.py: reads the device config, picks the board and the role, runs the application.
+# Board: /config.json (+ /secrets.json). Unix port: `micropython firmware/main.py CONFIG`.
+import sys
+
+from msgin5g import devconfig, log
+
+
+def _board(cfg):
+    try:
+        import board
+        if getattr(board, "SAFE", False):
+            return None, True
+        return board.detect(cfg.get("board")), False
+    except ImportError:
+        return None, False
+
+
+def main(argv):
+    path = argv[1] if len(argv) > 1 else "config.json"
+    try:
+        cfg = devconfig.load(path)
+    except devconfig.ConfigError as e:
+        print(e)          # one line naming the key
+        return 2
+    log.set_level(cfg["logLevel"])
+    b, safe = _board(cfg)
+    if safe:
+        print("safe mode: application not started")
+        return 0
+    from msgin5g.device import Device
+    import asyncio
+    dev = Device(cfg, b)
+    log.info("starting %s as %s (%s)", cfg["app"], cfg.get("ueServiceId"), cfg["role"])
+    try:
+        asyncio.run(dev.main())
+    except KeyboardInterrupt:
+        log.info("interrupted: de-registering")
+    finally:
+        try:
+            dev.shutdown()
+        finally:
+            print(dev.status_line())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

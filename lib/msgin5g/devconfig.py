@@ -1,0 +1,263 @@
+"""Device configuration file (JSON) loader and validator, used by firmware/main.py.
+
+    cfg = devconfig.load("config.json")   # or devconfig.validate(dict)
+
+Returns a NEW dict holding every key below (defaults filled in, absent optional keys None).
+Any problem raises ConfigError with a one-line message naming the key, e.g.
+`config: key 'server': must be a coap:// or coaps:// URI (or host[:port])`. Unknown keys are
+refused (a typo is the classic bring-up failure) except keys starting with `_` (comments).
+Messages never echo values (the file may hold secrets).
+
+KEYS (the README copies this table):
+
+| Key | Type | Default | Notes |
+|---|---|---|---|
+| `ueServiceId` | string 1-255 | — | required for roles ue, gateway, relay (PC-03) |
+| `server` | URI | — | `coap://host[:port]`, `coaps://host[:port]` or `host[:port]` (PC-08); required for roles ue, gateway, relay |
+| `app` | `echo`/`sensor`/`none` | `echo` | application started by main.py |
+| `listenPort` | int 0-65535 | `0` | local UDP port, 0 = ephemeral |
+| `segmentSize` | int 64-2048 | `512` | payload octets per segment (PC-13, PC-30) |
+| `logLevel` | `debug`/`info`/`warn`/`error` | `info` | |
+| `ueId` | string 1-255 | none | MSGin5G UE ID (configuration, REG) |
+| `role` | `ue`/`gateway`/`relay`/`cue` | `ue` | cue = constrained UE without client, via a gateway |
+| `firstHop` | URI | none | relay or gateway address to send through (PC-21) |
+| `keepAliveSec` | int >= 0 | `120` | CoAP ping period, 0 = off (PC-18) |
+| `reRegPeriodSec` | int >= 0 | `86400` | re-registration period, 0 = only at boot (PC-17) |
+| `periodSec` | int >= 1 | `10` | sensor app: reporting period |
+| `reportTo` | string or `{"type","addr"}` | — | sensor target; a string is an AS id; required when app is sensor; returned as `{"type","addr"}` |
+| `appId` | int 0-65535 | `1` | Application ID of the device's application (PC-04) |
+| `gatewayPort` | int 1-65535 | `5683` | gateway role: A.3 CoAP port (PC-38) |
+| `gatewayL3Port` | int 1-65535 | `5690` | gateway role: A.2 L3 datagram port (PC-37) |
+| `allowedAppIds` | list of int 0-65535 | none | gateway role: Application IDs accepted (none = all) |
+| `maxDevices` | int 1-255 | `16` | gateway role: registered constrained UEs |
+| `gateway` | URI | — | role cue: `coap://host[:port]` (A.3), `coaps://…` or `udp://host[:port]` (A.2); required for role cue |
+| `applicationId` | int 0-65535 | — | role cue: Application ID registered at the gateway; required for role cue |
+| `aggregateTx` | bool | `false` | send aggregated messages (PC-29) |
+| `board` | string 1-255 | none | board name override |
+| `wifi` | object | none | Wi-Fi settings, checked by the board layer |
+"""
+import json
+
+_PORTS = {"coap": 5683, "coaps": 5684, "udp": 5690}
+
+
+class ConfigError(ValueError):
+    """A configuration problem; `str()` is one line, `key` the key concerned (or None)."""
+
+    def __init__(self, msg, key=None):
+        super().__init__(msg)
+        self.key = key
+
+
+def parse_uri(uri, default_scheme="coap"):
+    """'coap://host:port', 'coaps://[::1]', 'host' ... -> (scheme, host, port).
+
+    Default ports: coap 5683, coaps 5684, udp 5690. A bare host[:port] takes
+    `default_scheme` (PC-08: coaps when the platform has DTLS). Raises ValueError.
+    """
+    if not isinstance(uri, str) or not uri:
+        raise ValueError("empty URI")
+    i = uri.find("://")
+    scheme = uri[:i].lower() if i >= 0 else default_scheme
+    rest = uri[i + 3:] if i >= 0 else uri
+    if scheme not in _PORTS:
+        raise ValueError("unsupported scheme")
+    if rest.endswith("/"):
+        rest = rest[:-1]
+    for c in "/?#@ \t\r\n":
+        if c in rest:
+            raise ValueError("only host[:port] allowed")
+    port = None
+    if rest.startswith("["):  # IPv6 literal
+        j = rest.find("]")
+        host = rest[1:j]
+        tail = rest[j + 1:]
+        if j < 0 or tail and tail[0] != ":":
+            raise ValueError("bad IPv6 literal")
+        if tail:
+            port = tail[1:]
+    else:
+        j = rest.find(":")
+        host = rest if j < 0 else rest[:j]
+        if j >= 0:
+            port = rest[j + 1:]
+    if not host:
+        raise ValueError("bad host")
+    if port is None:
+        return scheme, host, _PORTS[scheme]
+    if not port or len(port) > 5 or not _digits(port) or not 0 < int(port) < 65536:
+        raise ValueError("bad port")
+    return scheme, host, int(port)
+
+
+def _digits(s):
+    for c in s:
+        if not "0" <= c <= "9":
+            return False
+    return True
+
+
+# Kinds of value.
+_STR = 1  # string 1..255
+_URI = 2  # server URI (PC-08)
+_GWURI = 3  # gateway URI for role cue
+_INT = 4  # arg = (lo, hi); hi None = no upper bound
+_BOOL = 5
+_ENUM = 6  # arg = tuple of allowed strings
+_TARGET = 7  # reportTo
+_INTLIST = 8
+_OBJ = 9
+
+_U16 = (0, 0xFFFF)
+_PORT = (1, 0xFFFF)
+_CLIENT = ("role", ("ue", "gateway", "relay"))
+_CUE = ("role", ("cue",))
+_ADDR_TYPES = ("UE", "AS", "GROUP", "BC", "TOPIC")
+
+# key: (kind, arg, default, required when (key, values))
+SCHEMA = {
+    "ueServiceId": (_STR, None, None, _CLIENT),
+    "server": (_URI, None, None, _CLIENT),
+    "app": (_ENUM, ("echo", "sensor", "none"), "echo", None),
+    "listenPort": (_INT, _U16, 0, None),
+    "segmentSize": (_INT, (64, 2048), 512, None),
+    "logLevel": (_ENUM, ("debug", "info", "warn", "error"), "info", None),
+    "ueId": (_STR, None, None, None),
+    "role": (_ENUM, ("ue", "gateway", "relay", "cue"), "ue", None),
+    "firstHop": (_URI, None, None, None),
+    "keepAliveSec": (_INT, (0, None), 120, None),
+    "reRegPeriodSec": (_INT, (0, None), 86400, None),
+    "periodSec": (_INT, (1, None), 10, None),
+    "reportTo": (_TARGET, None, None, ("app", ("sensor",))),
+    "appId": (_INT, _U16, 1, None),
+    "gatewayPort": (_INT, _PORT, 5683, None),
+    "gatewayL3Port": (_INT, _PORT, 5690, None),
+    "allowedAppIds": (_INTLIST, _U16, None, None),
+    "maxDevices": (_INT, (1, 255), 16, None),
+    "gateway": (_GWURI, None, None, _CUE),
+    "applicationId": (_INT, _U16, None, _CUE),
+    "aggregateTx": (_BOOL, None, False, None),
+    "board": (_STR, None, None, None),
+    "wifi": (_OBJ, None, None, None),
+}
+
+
+def _isint(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _want(kind, arg):
+    # What a value of this kind must be (the error text).
+    if kind == _STR:
+        return "must be a string of 1..255 characters"
+    if kind == _URI:
+        return "must be a coap:// or coaps:// URI (or host[:port])"
+    if kind == _GWURI:
+        return "must be a coap://, coaps:// or udp:// URI"
+    if kind == _INT:
+        if arg[1] is None:
+            return "must be an integer >= %d" % arg[0]
+        return "must be an integer in %d..%d" % arg
+    if kind == _BOOL:
+        return "must be true or false"
+    if kind == _ENUM:
+        return "must be one of " + ", ".join("'" + a + "'" for a in arg)
+    if kind == _TARGET:
+        return 'must be an AS id string or {"type": "AS"|"UE"|..., "addr": "..."}'
+    if kind == _INTLIST:
+        return "must be a list of integers in %d..%d" % arg
+    return "must be an object"
+
+
+def _check(kind, arg, v):
+    # The value to store, or None if v is not acceptable.
+    if kind == _STR:
+        return v if isinstance(v, str) and 0 < len(v) <= 255 else None
+    if kind == _URI or kind == _GWURI:
+        try:
+            scheme = parse_uri(v)[0]
+        except ValueError:
+            return None
+        return v if scheme != "udp" or kind == _GWURI else None
+    if kind == _INT:
+        ok = _isint(v) and v >= arg[0] and (arg[1] is None or v <= arg[1])
+        return v if ok else None
+    if kind == _BOOL:
+        return v if v is True or v is False else None
+    if kind == _ENUM:
+        return v if isinstance(v, str) and v in arg else None
+    if kind == _TARGET:
+        if isinstance(v, str):
+            v = {"type": "AS", "addr": v}
+        if not isinstance(v, dict) or v.get("type") not in _ADDR_TYPES:
+            return None
+        a = v.get("addr")
+        return {"type": v["type"], "addr": a} if isinstance(a, str) and 0 < len(a) <= 255 else None
+    if kind == _INTLIST:
+        if not isinstance(v, list):
+            return None
+        for x in v:
+            if not (_isint(x) and arg[0] <= x <= arg[1]):
+                return None
+        return list(v)
+    return v if isinstance(v, dict) else None
+
+
+def _dist(a, b):
+    # Levenshtein distance (used only to suggest a key after a typo).
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a):
+        cur = [i + 1]
+        for j, cb in enumerate(b):
+            cur.append(min(prev[j + 1] + 1, cur[j] + 1, prev[j] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def _fail(key, text):
+    raise ConfigError("config: key '%s': %s" % (key, text), key)
+
+
+def validate(d):
+    """Check a config dict; return a new dict with every key (defaults filled in)."""
+    if not isinstance(d, dict):
+        raise ConfigError("config: top level must be a JSON object")
+    for k in sorted(d):  # sorted: the same first error on every port
+        if k not in SCHEMA and not k.startswith("_"):
+            hint = ""
+            for s in sorted(SCHEMA):
+                if s.lower() == k.lower() or _dist(s, k) <= 2:
+                    hint = " (did you mean '%s'?)" % s
+                    break
+            raise ConfigError("config: unknown key '%s'%s" % (k, hint), k)
+    out = {}
+    for k in sorted(SCHEMA):
+        kind, arg, default, _ = SCHEMA[k]
+        if k in d and d[k] is not None:
+            v = _check(kind, arg, d[k])
+            if v is None:
+                _fail(k, _want(kind, arg))
+            out[k] = v
+        else:
+            out[k] = default
+    for k in sorted(SCHEMA):
+        when = SCHEMA[k][3]
+        if when and out[k] is None and out[when[0]] in when[1]:
+            _fail(k, "required when %s is '%s'" % (when[0], out[when[0]]))
+    if out["role"] == "gateway" and out["gatewayPort"] == out["gatewayL3Port"]:
+        _fail("gatewayL3Port", "must differ from gatewayPort")
+    return out
+
+
+def load(path):
+    """Read and validate the JSON config file at `path` (ConfigError on any problem)."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except (OSError, ValueError) as e:  # ValueError: not UTF-8 (CPython)
+        raise ConfigError("config: cannot read '%s': %s" % (path, e))
+    try:
+        d = json.loads(text)
+    except ValueError as e:
+        raise ConfigError("config: '%s' is not valid JSON: %s" % (path, e))
+    return validate(d)

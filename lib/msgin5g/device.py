@@ -1,0 +1,98 @@
+"""The device runtime: config -> endpoint -> role -> application, under asyncio.
+
+Used by firmware/main.py on boards and on the unix port. Board specifics (Wi-Fi, LED,
+watchdog) come in through the `board` object; without one (unix port) the network is
+assumed up.
+"""
+import asyncio
+import json
+import time
+
+from coap.params import Params
+from coap.udp import UdpEndpoint, resolve
+from msgin5g import devconfig, log
+
+
+class Device:
+    def __init__(self, cfg, board=None):
+        self.cfg = cfg
+        self.board = board
+        self.t0 = time.ticks_ms()
+        self.ep = UdpEndpoint("0.0.0.0", cfg["listenPort"], Params(), log=log.warn)
+        self.client = None
+        self.app = None
+        self._wake = None
+
+    def start_client(self):
+        from msgin5g.client import Client
+        cfg = self.cfg
+        scheme, host, port = devconfig.parse_uri(cfg["server"])
+        if scheme == "coap":
+            log.warn("server %s is coap:// - traffic is not protected (PC-07)", host)
+        hop = cfg.get("firstHop")
+        if hop:
+            _, hh, hp = devconfig.parse_uri(hop)
+        else:
+            hh, hp = host, port
+        c = Client(self.ep, resolve(hh, hp), cfg["ueServiceId"], host,
+                   seg_size=cfg["segmentSize"], ue_id=cfg.get("ueId"),
+                   keepalive_ms=cfg["keepAliveSec"] * 1000, rereg_ms=cfg["reRegPeriodSec"] * 1000,
+                   log=log.info)
+        self.client = c
+        return c
+
+    def start_app(self):
+        name = self.cfg["app"]
+        if name == "none":
+            return None
+        mod = __import__("apps." + name, None, None, ("start",))
+        self.app = mod.start(self)
+        return self.app
+
+    def uptime_ms(self):
+        return time.ticks_diff(time.ticks_ms(), self.t0)
+
+    async def _client_timer(self):
+        self._wake = ev = asyncio.Event()
+        old_kick = self.ep.kick
+
+        def kick():
+            old_kick()
+            ev.set()
+
+        self.ep.kick = kick
+        while True:
+            w = self.client.tick()
+            ev.clear()
+            try:
+                await asyncio.wait_for_ms(ev.wait(), 60000 if w is None else max(w, 1))
+            except asyncio.TimeoutError:
+                pass
+
+    async def main(self):
+        c = self.start_client()
+        asyncio.create_task(self.ep.run())
+        await asyncio.sleep_ms(0)   # let run() install its kick before the client uses it
+        self.start_app()
+        c.start()
+        await self._client_timer()
+
+    def shutdown(self, timeout_ms=3000):
+        """De-register (PC-16) with a plain poll loop: works after the asyncio loop stopped."""
+        c = self.client
+        if c is None or c.state != "REGISTERED":
+            return
+        self.ep.kick = _nothing
+        c.deregister()
+        self.ep.run_until(lambda: c.state == "DEREGISTERED", timeout_ms)
+        log.info("deregistered: %s", c.state)
+
+    def status_line(self):
+        s = self.client.status() if self.client else {}
+        s["retransmissions"] = self.ep.ml.retransmitted
+        s["uptimeMs"] = self.uptime_ms()
+        return "STATUS " + json.dumps(s)
+
+
+def _nothing():
+    pass
