@@ -200,6 +200,9 @@ class Client:
         self._due = time.ticks_add(now, wait)
 
     def _resubscribe(self):
+        for o in self._q:
+            if o.kind == wire.TOPICSUB:
+                return          # a subscription is already queued
         m = ids.new_msg_id()
         self._q.insert(0, Out(wire.TOPICSUB, [wire.topicsub(self.me, m, list(self.topics))], m))
 

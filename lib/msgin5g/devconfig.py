@@ -35,6 +35,7 @@ KEYS (the README copies this table):
 | `aggregateTx` | bool | `false` | send aggregated messages (PC-29) |
 | `board` | string 1-255 | none | board name override |
 | `wifi` | object | none | Wi-Fi settings, checked by the board layer |
+| `topics` | list of strings | none | messaging topics to subscribe to after registration (PC-33) |
 """
 import json
 
@@ -107,6 +108,7 @@ _ENUM = 6  # arg = tuple of allowed strings
 _TARGET = 7  # reportTo
 _INTLIST = 8
 _OBJ = 9
+_STRLIST = 10
 
 _U16 = (0, 0xFFFF)
 _PORT = (1, 0xFFFF)
@@ -139,6 +141,7 @@ SCHEMA = {
     "aggregateTx": (_BOOL, None, False, None),
     "board": (_STR, None, None, None),
     "wifi": (_OBJ, None, None, None),
+    "topics": (_STRLIST, None, None, None),
 }
 
 
@@ -166,6 +169,8 @@ def _want(kind, arg):
         return 'must be an AS id string or {"type": "AS"|"UE"|..., "addr": "..."}'
     if kind == _INTLIST:
         return "must be a list of integers in %d..%d" % arg
+    if kind == _STRLIST:
+        return "must be a list of strings of 1..255 characters"
     return "must be an object"
 
 
@@ -198,6 +203,13 @@ def _check(kind, arg, v):
             return None
         for x in v:
             if not (_isint(x) and arg[0] <= x <= arg[1]):
+                return None
+        return list(v)
+    if kind == _STRLIST:
+        if not isinstance(v, list):
+            return None
+        for x in v:
+            if not (isinstance(x, str) and 0 < len(x) <= 255):
                 return None
         return list(v)
     return v if isinstance(v, dict) else None

@@ -70,10 +70,15 @@ class Device:
                 pass
 
     async def main(self):
+        if self.cfg["role"] != "ue":    # gateway, relay, cue: msgin5g/roles.py
+            from msgin5g import roles
+            return await roles.start(self)
         c = self.start_client()
         asyncio.create_task(self.ep.run())
         await asyncio.sleep_ms(0)   # let run() install its kick before the client uses it
         self.start_app()
+        if self.cfg.get("topics"):
+            c.subscribe(self.cfg["topics"])   # queued until registered (PC-39)
         c.start()
         await self._client_timer()
 

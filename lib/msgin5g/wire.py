@@ -1,4 +1,6 @@
-"""MSGin5G-1 JSON codec (PROTOCOL.md PC-12, PC-14..16, PC-22, PC-25, PC-27, PC-29, PC-31..33, PC-35).
+"""MSGin5G-1 JSON codec.
+
+PROTOCOL.md PC-12, PC-14..16, PC-22, PC-25, PC-27, PC-29, PC-31..33, PC-35.
 
 Builders return plain dicts; `encode(d)` turns any such dict into compact UTF-8 JSON with the
 members in one fixed order (MicroPython dicts are not insertion-ordered, so the order comes
@@ -276,7 +278,6 @@ _ORDER = ("msgType", "oriAddr", "destAddr", "addrType", "addr", "ueServiceId", "
           "segNumb", "lastSegFlag", "aggrInd", "msgs", "reports", "delivSt", "status",
           "failureCause", "result", "failureReason", "expRegTime", "missingSegs", "fromSeg",
           "topics", "expiration")
-_KNOWN = set(_ORDER)
 
 try:  # CPython: keep non-ASCII raw as MicroPython does, and escape \b \f as it does
     json.dumps("", ensure_ascii=False)
@@ -311,7 +312,7 @@ def _put(v, out):
                 _put(v[k], out)
                 n += 1
         if n < len(v):
-            for k in sorted(k for k in v if k not in _KNOWN):
+            for k in sorted(k for k in v if k not in _ORDER):
                 if n:
                     out.append(b",")
                 out.append(_qstr(k).encode())

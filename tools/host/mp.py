@@ -17,10 +17,20 @@ def micropypath(*extra):
     return ":".join(parts)
 
 
-def env(*extra):
+def env(*extra, mpy=False):
     e = dict(os.environ)
-    e["MICROPYPATH"] = micropypath(*extra)
+    e["MICROPYPATH"] = bytecode_path() if mpy else micropypath(*extra)
     return e
+
+
+def bytecode_path():
+    """Compile lib/, boards/ and firmware/ (apps) with mpy-cross into build/unix-mpy and return
+    a MICROPYPATH for it: devices then run bytecode, as on a board, and the heap holds the
+    program rather than the compiler."""
+    import compile_mpy
+    out = os.path.join(ROOT, "build", "unix-mpy")
+    compile_mpy.build(out, ["lib", "boards", "firmware"])
+    return ".frozen:" + out
 
 
 def run(args, heap=None, extra_path=(), timeout=120, **kw):
@@ -33,9 +43,9 @@ def run(args, heap=None, extra_path=(), timeout=120, **kw):
                           timeout=timeout, cwd=ROOT, **kw)
 
 
-def popen(args, heap=None, extra_path=(), **kw):
+def popen(args, heap=None, extra_path=(), mpy=False, **kw):
     cmd = [micropython_exe()]
     if heap:
         cmd += ["-X", "heapsize=" + heap]
     cmd += list(args)
-    return subprocess.Popen(cmd, env=env(*extra_path), cwd=ROOT, **kw)
+    return subprocess.Popen(cmd, env=env(*extra_path, mpy=mpy), cwd=ROOT, **kw)

@@ -1,0 +1,35 @@
+# Boards: compile, deploy, flash (see docs/boards.md). Owned by the board layer.
+#   make mpy [BOARD=esp32|esp32s3|rp2040|unix]      .mpy tree in build/<board>/ (no BOARD: all)
+#   make deploy BOARD=.. PORT=.. [CONFIG=f] [SECRETS=f] [RESUME=1] [RESET=1] [DRY_RUN=1]
+#   make flash BOARD=esp32|esp32s3 PORT=.. FIRMWARE=fw.bin [BAUD=460800] [DRY_RUN=1]
+#   make flash BOARD=rp2040 [PORT=..] FIRMWARE=fw.uf2 UF2_DRIVE=/media/$$USER/RPI-RP2
+#   make repl PORT=.. [RESUME=1]
+#   make package-json                               regenerate package.json (mip)
+.PHONY: mpy deploy flash repl package-json
+
+_need = $(if $($(1)),,$(error $(1)= is required, e.g. make $@ $(1)=$(2)))
+_opt = $(if $($(1)),$(2) $($(1)))
+_flag = $(if $(filter 1 yes true,$($(1))),$(2))
+
+mpy: setup
+	$(PY) tools/build_mpy.py $(if $(BOARD),--board $(BOARD),--all)
+
+deploy: setup
+	$(call _need,BOARD,esp32)$(call _need,PORT,/dev/ttyUSB0)
+	$(PY) tools/build_mpy.py --board $(BOARD)
+	$(PY) tools/deploy.py deploy --board $(BOARD) --port $(PORT) $(call _opt,CONFIG,--config) \
+	  $(call _opt,SECRETS,--secrets) $(call _flag,RESUME,--resume) $(call _flag,RESET,--reset) \
+	  $(call _flag,DRY_RUN,--dry-run)
+
+flash: setup
+	$(call _need,BOARD,esp32)
+	$(PY) tools/deploy.py flash --board $(BOARD) $(call _opt,PORT,--port) \
+	  $(call _opt,FIRMWARE,--firmware) $(call _opt,BAUD,--baud) $(call _opt,UF2_DRIVE,--uf2-drive) \
+	  $(call _flag,DRY_RUN,--dry-run)
+
+repl: setup
+	$(call _need,PORT,/dev/ttyUSB0)
+	$(PY) tools/deploy.py repl --port $(PORT) $(call _flag,RESUME,--resume)
+
+package-json: setup
+	$(PY) tools/build_mpy.py --package-json

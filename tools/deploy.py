@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Put the firmware on a board: deploy files, flash MicroPython, open the REPL.
+
+    python tools/deploy.py deploy --board esp32 --port /dev/ttyUSB0 [--config dev.json]
+                                  [--secrets secrets.json] [--resume] [--reset] [--dry-run]
+    python tools/deploy.py flash  --board esp32 --port /dev/ttyUSB0 --firmware fw.bin
+                                  [--baud 460800] [--uf2-drive DIR] [--dry-run]
+    python tools/deploy.py repl   --port /dev/ttyUSB0 [--resume]
+
+`deploy` copies build/<board>/ (made by tools/build_mpy.py) with one mpremote session:
+makes :lib, copies lib/ into it recursively, boot.py and main.py to the root, then the config as :config.json and the
+secrets as :secrets.json. mpremote skips files whose hash already matches. `--resume`
+keeps mpremote from soft-resetting first (needed for the unix port behind a pty).
+`flash` erases and writes an ESP32/S3 with esptool 5 at the board's flash offset; the
+RP2040 is flashed by copying a UF2 file to its boot drive. `--dry-run` prints the commands.
+"""
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import build_mpy  # noqa: E402
+
+
+def _tool(name):
+    exe = os.path.join(ROOT, ".venv", "bin", name)
+    return exe if os.path.exists(exe) else (shutil.which(name) or name)
+
+
+_MKDIR_LIB = "import os\ntry:\n os.mkdir('lib')\nexcept OSError:\n pass"
+
+
+def deploy_commands(board, port, build_dir=None, config=None, secrets=None, resume=False,
+                    reset=False):
+    """The mpremote command line (one list) that deploys build_dir to the device."""
+    build_dir = build_dir or os.path.join(ROOT, "build", board)
+    if not os.path.isdir(os.path.join(build_dir, "lib")):
+        raise SystemExit("%s has no lib/: run `make mpy BOARD=%s` first" % (build_dir, board))
+    cmd = [_tool("mpremote"), "connect", port]
+    if resume:
+        cmd.append("resume")
+    # mpremote's `cp -r dir :lib` copies into :lib/dir once :lib exists, so make :lib
+    # (ignoring "exists") and copy lib's children into it.
+    cmd += ["exec", _MKDIR_LIB]
+    lib = os.path.join(build_dir, "lib")
+    children = [os.path.join(lib, n) for n in sorted(os.listdir(lib))]
+    if children:
+        cmd += ["+", "fs", "cp", "-r"] + children + [":lib/"]
+    for f in build_mpy.KEEP_PY:
+        if os.path.exists(os.path.join(build_dir, f)):
+            cmd += ["+", "fs", "cp", os.path.join(build_dir, f), ":" + f]
+    for src, dest in ((config, "config.json"), (secrets, "secrets.json")):
+        if src:
+            if not os.path.isfile(src):
+                raise SystemExit("no such file: %s" % src)
+            cmd += ["+", "fs", "cp", src, ":" + dest]
+    if reset:
+        cmd += ["+", "soft-reset"]
+    return cmd
+
+
+def flash_commands(board, port, firmware, baud=460800):
+    """esptool commands (a list of argv lists) that erase the chip and write `firmware`."""
+    info = build_mpy.board_info(board)
+    if info["chip"] is None:
+        raise ValueError("%s is not flashed with esptool" % board)
+    base = [_tool("esptool"), "--chip", info["chip"], "--port", port, "--baud", str(baud)]
+    return [base + ["erase-flash"],
+            base + ["write-flash", "0x%x" % info["flash_offset"], firmware]]
+
+
+RP2040_HELP = """\
+The RP2040 (Pico W) is not flashed with esptool. To install MicroPython:
+  1. Put the board in its bootloader: hold BOOTSEL while plugging USB in, or
+     `mpremote connect {port} bootloader` if MicroPython already runs on it.
+  2. Copy the UF2 image to the RPI-RP2 drive that appears:
+     cp {firmware} /media/$USER/RPI-RP2/     (the board reboots into MicroPython)
+  Or let this tool do both: make flash BOARD=rp2040 PORT={port} FIRMWARE=fw.uf2 UF2_DRIVE=/media/$USER/RPI-RP2
+"""
+
+
+def _run(cmd, dry_run):
+    print("+ " + " ".join(shlex.quote(c) for c in cmd), flush=True)
+    if dry_run:
+        return 0
+    return subprocess.call(cmd)
+
+
+def flash_rp2040(port, firmware, uf2_drive, dry_run, wait_s=30):
+    if not uf2_drive or not firmware or not firmware.endswith(".uf2"):
+        print(RP2040_HELP.format(port=port or "PORT", firmware=firmware or "firmware.uf2"))
+        return 2
+    if port:
+        rc = _run([_tool("mpremote"), "connect", port, "bootloader"], dry_run)
+        if rc:
+            return rc
+    print("+ cp %s %s/" % (firmware, uf2_drive))
+    if dry_run:
+        return 0
+    t_end = time.time() + wait_s
+    while not os.path.exists(os.path.join(uf2_drive, "INFO_UF2.TXT")):
+        if time.time() > t_end:
+            print("%s did not appear within %d s" % (uf2_drive, wait_s))
+            return 1
+        time.sleep(0.5)
+    shutil.copy(firmware, uf2_drive)
+    return 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("deploy")
+    d.add_argument("--board", required=True, choices=build_mpy.BOARDS)
+    d.add_argument("--port", required=True)
+    d.add_argument("--build-dir")
+    d.add_argument("--config")
+    d.add_argument("--secrets")
+    d.add_argument("--resume", action="store_true")
+    d.add_argument("--reset", action="store_true", help="soft-reset afterwards (runs main.py)")
+    d.add_argument("--dry-run", action="store_true")
+    f = sub.add_parser("flash")
+    f.add_argument("--board", required=True, choices=build_mpy.BOARDS)
+    f.add_argument("--port")
+    f.add_argument("--firmware")
+    f.add_argument("--baud", type=int, default=460800)
+    f.add_argument("--uf2-drive")
+    f.add_argument("--dry-run", action="store_true")
+    r = sub.add_parser("repl")
+    r.add_argument("--port", required=True)
+    r.add_argument("--resume", action="store_true")
+    a = ap.parse_args(argv)
+
+    if a.cmd == "deploy":
+        return _run(deploy_commands(a.board, a.port, a.build_dir, a.config, a.secrets,
+                                    a.resume, a.reset), a.dry_run)
+    if a.cmd == "repl":
+        cmd = [_tool("mpremote"), "connect", a.port] + (["resume"] if a.resume else []) + ["repl"]
+        return _run(cmd, False)
+    # flash
+    if a.board == "rp2040":
+        return flash_rp2040(a.port, a.firmware, a.uf2_drive, a.dry_run)
+    if a.board == "unix":
+        print("Nothing to flash for BOARD=unix: the unix port is .venv/bin/micropython.")
+        return 2
+    if not a.port or not a.firmware:
+        ap.error("flash needs --port and --firmware")
+    if not a.dry_run and not os.path.isfile(a.firmware):
+        raise SystemExit("no such firmware file: %s" % a.firmware)
+    for cmd in flash_commands(a.board, a.port, a.firmware, a.baud):
+        rc = _run(cmd, a.dry_run)
+        if rc:
+            return rc
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""make sim: the desktop simulation (main job).
+
+Starts the reference MSGin5G server and a small fleet of devices, each a real
+`micropython firmware/main.py` process on the unix port talking CoAP over loopback, then drives
+a scripted scenario through the server's application-server side and prints a summary:
+
+  A2P + P2A   AS -> ue-1 with a delivery report; ue-1 (echo) answers the AS
+  P2P         ue-4 (sensor) reports to ue-1; ue-1 echoes back to ue-4
+  GROUP       AS -> group grp-1 (ue-1..ue-3); each member echoes
+  BC          AS -> broadcast area; every registered UE echoes
+  TOPIC       ue-2 subscribed to 'alerts'; AS publishes; ue-2 echoes
+  SEGMENTED   AS -> ue-3 5 KB (segmented by the server), echoed back (segmented by ue-3)
+
+Exits 0 only if every expected delivery happened.
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(ROOT, "tools", "host"), os.path.join(ROOT, "tools", "server")]
+import mp  # noqa: E402
+from m5server.thread import ServerThread  # noqa: E402
+
+AS = "as-sim"
+
+
+def say(s):
+    print(s, flush=True)
+
+
+class Fleet:
+    def __init__(self, server_port, base_port, workdir, heap):
+        self.server = "coap://127.0.0.1:%d" % server_port
+        self.base = base_port
+        self.dir = workdir
+        self.heap = heap
+        self.procs = {}
+        self.logs = {}
+
+    def start(self, name, **cfg):
+        c = {"ueServiceId": name, "server": self.server, "app": "echo",
+             "listenPort": self.base + len(self.procs), "keepAliveSec": 0, "logLevel": "info"}
+        c.update(cfg)
+        path = os.path.join(self.dir, name + ".json")
+        with open(path, "w") as f:
+            json.dump(c, f)
+        log = open(os.path.join(self.dir, name + ".log"), "w+")
+        self.logs[name] = log
+        self.procs[name] = mp.popen([os.path.join(ROOT, "firmware", "main.py"), path],
+                                    heap=self.heap, mpy=True,
+                                    stdout=log, stderr=subprocess.STDOUT)
+
+    def stop(self):
+        """SIGINT: each device de-registers and prints its STATUS line."""
+        status = {}
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for name, p in self.procs.items():
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+            log = self.logs[name]
+            log.seek(0)
+            for line in log.read().splitlines():
+                if line.startswith("STATUS "):
+                    status[name] = json.loads(line[7:])
+        return status
+
+    def dead(self):
+        return [n for n, p in self.procs.items() if p.poll() is not None]
+
+
+def wait_for(cond, timeout, step=0.02):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    return cond()
+
+
+def as_reports(st, since=0):
+    """Reports (IMDN, ...) the server holds for our AS."""
+    box = st.server.as_reports
+    if callable(box):
+        return st.as_reports(AS, since)
+    return st.call(lambda: [dict(e) for e in box.get(AS, ()) if e["seq"] > since])
+
+
+class Scenario:
+    def __init__(self, st):
+        self.st = st
+        self.rows = []
+        self.seen = 0
+        self.ok = True
+
+    def inbox_since(self):
+        return self.st.as_inbox(AS, self.seen)
+
+    def flow(self, name, to, to_type, payload, expect_from, report=False, app_id=None,
+             timeout=20):
+        """AS sends; wait for the echo of each expected device in the AS inbox."""
+        mark = self.st.as_inbox(AS)
+        since = mark[-1]["seq"] if mark else 0
+        rmark = as_reports(self.st)
+        rsince = rmark[-1]["seq"] if rmark else 0
+        t0 = time.time()
+        res = self.st.as_send(AS, to, payload, to_type=to_type, report=report, app_id=app_id)
+        lat = {}
+
+        def arrived():
+            for e in self.st.as_inbox(AS, since):
+                if e["from"] in expect_from and e["from"] not in lat and e["payload"] == payload:
+                    lat[e["from"]] = (time.time() - t0) * 1000
+            return len(lat) == len(expect_from)
+
+        wait_for(arrived, timeout)
+        reports = []
+        if report:
+            def got_reports():
+                reports[:] = [r for r in as_reports(self.st, rsince)
+                              if r.get("kind") == "IMDN" and r["msgId"] == res["msgId"]]
+                return len(reports) >= len(expect_from)
+            wait_for(got_reports, timeout)
+        ok = len(lat) == len(expect_from) and (not report or len(reports) >= len(expect_from))
+        self.ok &= ok
+        self.rows.append((name, len(expect_from), len(lat), len(reports) if report else "-",
+                          sorted(lat.values())))
+        say("  %-10s %-4s %s  sent to %s:%s, %d/%d echoed%s" % (
+            name, "ok" if ok else "FAIL", res["status"], to_type, to, len(lat), len(expect_from),
+            ", %d report(s)" % len(reports) if report else ""))
+        return ok
+
+
+def pct(vals, p):
+    if not vals:
+        return None
+    v = sorted(vals)
+    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--port", type=int, default=5783, help="server port (default 5783)")
+    ap.add_argument("--heap", default="256k", help="device heap (-X heapsize), default 256k")
+    ap.add_argument("--keep", action="store_true", help="keep the work dir with logs")
+    args = ap.parse_args()
+    t_start = time.time()
+    work = tempfile.mkdtemp(prefix="msgin5g-sim-")
+    say("MSGin5G simulation: server 127.0.0.1:%d, devices on the unix port (heap %s), logs in %s"
+        % (args.port, args.heap, work))
+    groups = {"grp-1": ["ue-1", "ue-2", "ue-3"]}
+    st = ServerThread(port=args.port, groups=groups, quiet=True)
+    st.start()
+    fleet = Fleet(args.port, args.port + 1, work, args.heap)
+    sc = Scenario(st)
+    status = {}
+    try:
+        fleet.start("ue-1")
+        fleet.start("ue-2", topics=["alerts"])
+        fleet.start("ue-3")
+        fleet.start("ue-4", app="sensor", periodSec=1, reportTo={"type": "UE", "addr": "ue-1"},
+                    appId=9)
+        say("[1/7] registering 4 devices ...")
+        names = {"ue-1", "ue-2", "ue-3", "ue-4"}
+        ok = wait_for(lambda: names <= {r["ueServiceId"] for r in st.registrations()}, 20)
+        say("      registered: %s" % ", ".join(sorted(r["ueServiceId"] for r in st.registrations())))
+        if not ok or fleet.dead():
+            say("FAIL: devices did not register (dead: %s)" % fleet.dead())
+            sc.ok = False
+            return 1
+        time.sleep(0.3)  # topic subscription follows registration
+        say("[2/7] A2P with report, answered P2A")
+        sc.flow("A2P+P2A", "ue-1", "UE", b"hello ue-1", ["ue-1"], report=True, app_id=7)
+        say("[3/7] GROUP")
+        sc.flow("GROUP", "grp-1", "GROUP", b"group hello", ["ue-1", "ue-2", "ue-3"], report=True)
+        say("[4/7] BROADCAST")
+        sc.flow("BC", "area-1", "BC", b"broadcast hello", ["ue-1", "ue-2", "ue-3", "ue-4"][:3])
+        say("[5/7] TOPIC")
+        sc.flow("TOPIC", "alerts", "TOPIC", b"alert!", ["ue-2"])
+        say("[6/7] SEGMENTED 5 KB each way")
+        big = bytes((i * 7 + 3) % 256 for i in range(5 * 1024))
+        sc.flow("SEGMENTED", "ue-3", "UE", big, ["ue-3"], report=True, timeout=30)
+        say("[7/7] P2P: ue-4 (sensor) -> ue-1 -> echo -> ue-4")
+        time.sleep(1.5)
+    finally:
+        status = fleet.stop()
+        stats = st.stats()
+        st.stop()
+    p2p_sent = status.get("ue-4", {}).get("accepted", 0)
+    # ue-4 also got the broadcast (it does not echo: it is a sensor); the rest are echoes
+    p2p_back = status.get("ue-4", {}).get("received", 0) - 1
+    p2p_ok = p2p_sent >= 1 and p2p_back >= 1
+    sc.ok &= p2p_ok
+    sc.rows.append(("P2P", p2p_sent, p2p_back, "-", []))
+    say("")
+    say("%-10s %6s %10s %8s %9s %9s" % ("flow", "sent", "delivered", "reports", "p50 ms", "p95 ms"))
+    for name, sent, got, reps, lats in sc.rows:
+        p50, p95 = pct(lats, 50), pct(lats, 95)
+        say("%-10s %6s %10s %8s %9s %9s" % (name, sent, got, reps,
+                                             "%.1f" % p50 if p50 is not None else "-",
+                                             "%.1f" % p95 if p95 is not None else "-"))
+    retx = sum(s.get("retransmissions", 0) for s in status.values())
+    say("")
+    say("devices: %s" % ", ".join("%s %s rx=%d tx=%d" % (n, s.get("state"), s.get("received", 0),
+                                                          s.get("accepted", 0))
+                                  for n, s in sorted(status.items())))
+    say("retransmissions: devices %d, server %d; server received %d, delivered %d, reports %d"
+        % (retx, stats.get("retransmissions", 0), stats.get("received", 0),
+           stats.get("delivered", 0), stats.get("reports", 0)))
+    if len(status) < 4:
+        say("FAIL: not every device printed its final status (%s)" % sorted(status))
+        sc.ok = False
+    say("%s in %.1f s" % ("PASS: every expected delivery happened" if sc.ok else "FAIL",
+                         time.time() - t_start))
+    if not args.keep and sc.ok:
+        for f in os.listdir(work):
+            os.unlink(os.path.join(work, f))
+        os.rmdir(work)
+    return 0 if sc.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
