@@ -104,22 +104,15 @@ class Message:
             self.token.hex() if self.token else "-", self.options, len(self.payload))
 
 
-def _hdr(buf, i, delta, length):
-    # Option header with 13/14 extended delta and length (RFC 7252 3.1)
-    dn = delta if delta < 13 else (13 if delta < 269 else 14)
-    ln = length if length < 13 else (13 if length < 269 else 14)
-    buf[i] = dn << 4 | ln
-    i += 1
-    for n, v in ((dn, delta), (ln, length)):
-        if n == 13:
-            buf[i] = v - 13
-            i += 1
-        elif n == 14:
-            v -= 269
-            buf[i] = v >> 8
-            buf[i + 1] = v & 0xFF
-            i += 2
-    return i
+def _ext(buf, i, v):
+    # Write the extended part of a delta or length >= 13 (RFC 7252 3.1); return next index.
+    if v < 269:
+        buf[i] = v - 13
+        return i + 1
+    v -= 269
+    buf[i] = v >> 8
+    buf[i + 1] = v & 0xFF
+    return i + 2
 
 
 def encoded_size(msg):
@@ -137,19 +130,33 @@ def encode_into(msg, buf):
     tkl = len(tok)
     if tkl > 8:
         raise ValueError("token > 8")
+    mid = msg.mid
     buf[0] = 0x40 | msg.mtype << 4 | tkl
     buf[1] = msg.code
-    buf[2] = msg.mid >> 8 & 0xFF
-    buf[3] = msg.mid & 0xFF
+    buf[2] = mid >> 8 & 0xFF
+    buf[3] = mid & 0xFF
     i = 4 + tkl
     buf[4:i] = tok
     last = 0
     for num, val in msg.options:
+        d = num - last
+        last = num
         ln = len(val)
-        i = _hdr(buf, i, num - last, ln)
+        if d < 13 and ln < 13:          # the common case: one header byte
+            buf[i] = d << 4 | ln
+            i += 1
+        else:
+            h = i
+            i += 1
+            dn = d if d < 13 else (13 if d < 269 else 14)
+            lnn = ln if ln < 13 else (13 if ln < 269 else 14)
+            buf[h] = dn << 4 | lnn
+            if dn > 12:
+                i = _ext(buf, i, d)
+            if lnn > 12:
+                i = _ext(buf, i, ln)
         buf[i:i + ln] = val
         i += ln
-        last = num
     p = msg.payload
     if p:
         buf[i] = 0xFF
@@ -162,19 +169,18 @@ def encode_into(msg, buf):
 def encode(msg):
     buf = bytearray(encoded_size(msg))
     n = encode_into(msg, buf)
-    return bytes(buf[:n]) if n < len(buf) else bytes(buf)
+    return bytes(buf) if n == len(buf) else bytes(memoryview(buf)[:n])
 
 
-def _ext(data, v, i, n):
+def _big(data, v, i, n):
+    # Extended delta/length (13: one more byte, 14: two more bytes).
     if v == 13:
         if i >= n:
             raise CoapFormatError("truncated option")
         return data[i] + 13, i + 1
-    if v == 14:
-        if i + 1 >= n:
-            raise CoapFormatError("truncated option")
-        return (data[i] << 8 | data[i + 1]) + 269, i + 2
-    return v, i
+    if i + 1 >= n:
+        raise CoapFormatError("truncated option")
+    return (data[i] << 8 | data[i + 1]) + 269, i + 2
 
 
 def decode(data):
@@ -207,10 +213,13 @@ def decode(data):
             break
         d = b >> 4
         ln = b & 15
-        if d == 15 or ln == 15:
-            raise CoapFormatError("reserved nibble 15")
-        d, i = _ext(data, d, i, n)
-        ln, i = _ext(data, ln, i, n)
+        if d > 12 or ln > 12:
+            if d == 15 or ln == 15:
+                raise CoapFormatError("reserved nibble 15")
+            if d > 12:
+                d, i = _big(data, d, i, n)
+            if ln > 12:
+                ln, i = _big(data, ln, i, n)
         num += d
         if i + ln > n:
             raise CoapFormatError("truncated option value")

@@ -272,17 +272,23 @@ class Endpoint:
         """Run timers; return ms until the next one (None when idle)."""
         now = self.clock()
         wait = self.ml.tick(now)
-        for req in list(self._reqs.values()):
+        late = None
+        for req in self._reqs.values():
             dl = req.deadline
             if dl is None:
                 continue
             d = time.ticks_diff(dl, now)
             if d <= 0:
+                if late is None:
+                    late = []
+                late.append(req)
+            elif wait is None or d < wait:
+                wait = d
+        if late:
+            for req in late:
                 if req.tx:
                     self.ml.cancel(req.tx)
                 self._end(req, None, "timeout")
-            elif wait is None or d < wait:
-                wait = d
         return wait
 
 

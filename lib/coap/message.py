@@ -188,9 +188,19 @@ class MessageLayer:
     # ---- timers ----
     def tick(self, now):
         """Retransmit what is due; return ms until the next retransmission, or None."""
-        for tx in list(self.pending.values()):
-            if time.ticks_diff(tx.due, now) > 0:
-                continue
+        wait = None
+        due = None
+        for tx in self.pending.values():
+            d = time.ticks_diff(tx.due, now)
+            if d <= 0:
+                if due is None:
+                    due = []
+                due.append(tx)
+            elif wait is None or d < wait:
+                wait = d
+        if due is None:
+            return wait        # the usual case: nothing due, nothing allocated
+        for tx in due:
             if tx.tries >= self.p.max_retransmit:
                 self.timeouts += 1
                 self._release(tx)
@@ -202,9 +212,4 @@ class MessageLayer:
             tx.due = time.ticks_add(now, tx.timeout)
             self.retransmitted += 1
             self._out(tx.data, tx.addr)
-        wait = None
-        for tx in self.pending.values():
-            d = time.ticks_diff(tx.due, now)
-            if wait is None or d < wait:
-                wait = d
-        return wait
+        return self.tick(now)

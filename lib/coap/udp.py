@@ -65,15 +65,19 @@ class UdpEndpoint(Endpoint):
             self.received(data, addr)
 
     def poll(self, timeout_ms=0):
-        """Wait up to timeout_ms for a datagram or a timer, process what came, run timers."""
+        """Run due timers, then wait up to timeout_ms (less if a timer comes first) for one
+        datagram and process it."""
         w = self.tick()
         if w is None or w > timeout_ms:
             w = timeout_ms
         if w < 0:
             w = 0
         if self._poller.poll(w):
-            self._drain()
-        self.tick()
+            try:
+                data, addr = self.sock.recvfrom(self.bufsize)
+            except OSError:
+                return
+            self.received(data, addr)
 
     def run_until(self, done, timeout_ms=None):
         """Poll until done() is true or timeout_ms passes. Returns done()."""
