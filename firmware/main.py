@@ -15,6 +15,18 @@ def _board(cfg):
         return None, False
 
 
+def _secrets(config_path):
+    # Credentials live in secrets.json beside the config: never committed, never logged.
+    i = config_path.rfind("/")
+    p = (config_path[:i + 1] if i >= 0 else "") + "secrets.json"
+    try:
+        import json
+        with open(p) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
 def main(argv):
     path = argv[1] if len(argv) > 1 else "config.json"
     try:
@@ -29,7 +41,7 @@ def main(argv):
         return 0
     from msgin5g.device import Device
     import asyncio
-    dev = Device(cfg, b)
+    dev = Device(cfg, b, _secrets(path))
     log.info("starting %s as %s (%s)", cfg["app"], cfg.get("ueServiceId"), cfg["role"])
     try:
         asyncio.run(dev.main())

@@ -88,6 +88,8 @@ class Client:
         self._reports = {}        # msgId -> dest of messages awaiting an IMDN
         self._stored = {}         # msgId -> callback of messages stored by the server
         self.topics = {}          # subscribed topic -> expiration or None
+        self.recent = []          # last messages received, for the REPL (bounded)
+        self.recent_reports = []  # last reports received (bounded)
         self.reasm = segment.Reassembler(max_bytes=max_rx, me=self.me)
         self.hold = segment.SegmentHold()
         self.count = {"sent": 0, "accepted": 0, "stored": 0, "failed": 0, "received": 0,
@@ -419,6 +421,7 @@ class Client:
             return
         self.count["received"] += 1
         app = d.get("appId")
+        _keep(self.recent, (mid, d["oriAddr"]["addr"], app, bytes(d.get("payload") or b"")[:64]))
         h = self._handlers.get(int(app) if app is not None else None) or self._handlers.get(None)
         ok, cause = True, None
         if h is None:
@@ -448,6 +451,7 @@ class Client:
         mid = r["msgId"]
         self.count["reports_in"] += 1
         self._reports.pop(mid, None)
+        _keep(self.recent_reports, (mid, r.get("delivSt"), r.get("failureCause"), ori["addr"]))
         if self._report_cb:
             self._report_cb(mid, r.get("delivSt"), r.get("failureCause"), ori)
 
@@ -489,6 +493,12 @@ _CAUSES = {0x80: "bad request", 0x81: "unauthorized", 0x83: "forbidden",
 
 def _cs(code):
     return "%d.%02d" % (code >> 5, code & 31)
+
+
+def _keep(lst, item, n=8):
+    lst.append(item)
+    if len(lst) > n:
+        lst.pop(0)
 
 
 def _trim(d, n=16):

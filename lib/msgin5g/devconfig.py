@@ -36,6 +36,9 @@ KEYS (the README copies this table):
 | `board` | string 1-255 | none | board name override |
 | `wifi` | object | none | Wi-Fi settings, checked by the board layer |
 | `topics` | list of strings | none | messaging topics to subscribe to after registration (PC-33) |
+| `repl` | bool | `false` | run the asyncio REPL task (type `status()`, `send(...)` while the app runs) |
+| `watchdogMs` | int >= 0 | `0` | hardware watchdog timeout, fed from its own task; 0 = off |
+| `journal` | string (path) | none | persistent outbound queue file: what send() accepted survives power loss |
 """
 import json
 
@@ -142,6 +145,9 @@ SCHEMA = {
     "board": (_STR, None, None, None),
     "wifi": (_OBJ, None, None, None),
     "topics": (_STRLIST, None, None, None),
+    "repl": (_BOOL, None, False, None),
+    "watchdogMs": (_INT, (0, None), 0, None),
+    "journal": (_STR, None, None, None),
 }
 
 

@@ -1,8 +1,9 @@
 """The device runtime: config -> endpoint -> role -> application, under asyncio.
 
 Used by firmware/main.py on boards and on the unix port. Board specifics (Wi-Fi, LED,
-watchdog) come in through the `board` object; without one (unix port) the network is
-assumed up.
+watchdog) come in through the `board` object (boards/board.py); on the unix port there is no
+Wi-Fi and the network is taken as up. `Device.current` is the running device, for the REPL
+helpers (msgin5g.repl).
 """
 import asyncio
 import json
@@ -14,14 +15,20 @@ from msgin5g import devconfig, log
 
 
 class Device:
-    def __init__(self, cfg, board=None):
+    current = None
+
+    def __init__(self, cfg, board=None, secrets=None):
         self.cfg = cfg
         self.board = board
+        self.secrets = secrets or {}
         self.t0 = time.ticks_ms()
         self.ep = UdpEndpoint("0.0.0.0", cfg["listenPort"], Params(), log=log.warn)
         self.client = None
         self.app = None
+        self.role = None
+        self.wifi = None
         self._wake = None
+        Device.current = self
 
     def start_client(self):
         from msgin5g.client import Client
@@ -61,31 +68,74 @@ class Device:
             ev.set()
 
         self.ep.kick = kick
+        last = None
         while True:
             w = self.client.tick()
+            st = self.client.state
+            if st != last and self.board:
+                self.board.status("registered" if st == "REGISTERED" else
+                                  "error" if st.startswith("REG_") else "connecting")
+            last = st
             ev.clear()
             try:
                 await asyncio.wait_for_ms(ev.wait(), 60000 if w is None else max(w, 1))
             except asyncio.TimeoutError:
                 pass
 
+    def _start_board(self):
+        """LED, watchdog and Wi-Fi tasks (boards only; all optional)."""
+        b = self.board
+        if b is None:
+            return
+        b.status("connecting")
+        asyncio.create_task(b.led_task())
+        wd_ms = self.cfg.get("watchdogMs")
+        if wd_ms:
+            asyncio.create_task(self._feed(b.watchdog(wd_ms), wd_ms // 3))
+        wlan = b.wlan()
+        conf = self.cfg.get("wifi")
+        if wlan is not None and conf:
+            import wifi
+            self.wifi = wifi.from_config(wlan, conf, self.secrets, self._link)
+            asyncio.create_task(self.wifi.run())
+
+    async def _feed(self, wdt, every_ms):
+        # Fed from its own task: a wedged event loop stops feeding and the board resets.
+        while True:
+            wdt.feed()
+            await asyncio.sleep_ms(every_ms)
+
+    def _link(self, up):
+        # PC-17: re-register after every network attach (the IP may have changed).
+        log.info("link %s", "up" if up else "down")
+        c = self.client
+        if up and c is not None and hasattr(c, "start"):
+            c.start()
+            self.ep.kick()
+
     async def main(self):
-        if self.cfg["role"] != "ue":    # gateway, relay, cue: msgin5g/roles.py
+        self._start_board()
+        if self.cfg.get("repl"):
+            from msgin5g import aiorepl
+            asyncio.create_task(aiorepl.task())
+        if self.cfg["role"] != "ue":
             from msgin5g import roles
-            return await roles.start(self)
+            await roles.start(self)
+            return
         c = self.start_client()
         asyncio.create_task(self.ep.run())
         await asyncio.sleep_ms(0)   # let run() install its kick before the client uses it
         self.start_app()
         if self.cfg.get("topics"):
             c.subscribe(self.cfg["topics"])   # queued until registered (PC-39)
-        c.start()
+        if self.wifi is None or self.wifi.up:
+            c.start()
         await self._client_timer()
 
     def shutdown(self, timeout_ms=3000):
         """De-register (PC-16) with a plain poll loop: works after the asyncio loop stopped."""
         c = self.client
-        if c is None or c.state != "REGISTERED":
+        if c is None or getattr(c, "state", None) != "REGISTERED":
             return
         self.ep.kick = _nothing
         c.deregister()
