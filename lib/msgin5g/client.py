@@ -309,8 +309,8 @@ class Client:
         self._done(out, FAILED, cause or _CAUSES.get(code) or _cs(code))
 
     def _done(self, out, status, cause):
-        if self._q and self._q[0] is out:
-            self._q.pop(0)
+        if out in self._q:  # not always the head: SEGCONFIR/SEGREC/... jump the queue
+            self._q.remove(out)
         self._cur = None
         self._finish(out, status, cause)
         self._pump(self.ep.clock())
@@ -421,7 +421,7 @@ class Client:
             return
         self.count["received"] += 1
         app = d.get("appId")
-        _keep(self.recent, (mid, d["oriAddr"]["addr"], app, bytes(d.get("payload") or b"")[:64]))
+        _keep(self.recent, (mid, d["oriAddr"]["addr"], app, bytes(memoryview(d.get("payload") or b"")[:64])))
         h = self._handlers.get(int(app) if app is not None else None) or self._handlers.get(None)
         ok, cause = True, None
         if h is None:

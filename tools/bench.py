@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""make bench: prints benchmark figures (never asserts). Unix-port figures use a 64 KB heap
+unless said otherwise (a board-like heap: the GC then costs what it costs on a device)."""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(ROOT, "tools", "host"), os.path.join(ROOT, "tools", "server")]
+import mp  # noqa: E402
+import compile_mpy  # noqa: E402
+
+
+def line(k, v):
+    print("%-52s %s" % (k, v), flush=True)
+
+
+def mprun(code, heap="64k"):
+    r = subprocess.run([mp.micropython_exe(), "-X", "heapsize=" + heap, "-c", code],
+                       env=dict(os.environ, MICROPYPATH=mp.bytecode_path()), capture_output=True,
+                       text=True, timeout=120)
+    return r.stdout.strip() or r.stderr.strip()
+
+
+def heap_after(mods, heap="256k"):
+    code = ("import gc\ngc.collect()\na=gc.mem_alloc()\n" +
+            "".join("import %s\n" % m for m in mods) + "gc.collect()\nprint(gc.mem_alloc()-a)")
+    return mprun(code, heap)
+
+
+def mpy_size(files, march=None):
+    out = tempfile.mkdtemp()
+    total = 0
+    for f in files:
+        dst = os.path.join(out, os.path.basename(f) + ".mpy")
+        cmd = [compile_mpy.mpy_cross(), "-o", dst, os.path.join(ROOT, f)]
+        if march:
+            cmd.insert(1, "-march=" + march)
+        subprocess.run(cmd, check=True)
+        total += os.path.getsize(dst)
+    shutil.rmtree(out)
+    return total
+
+
+COAP = ["lib/coap/%s.py" % m for m in ("codec", "params", "message", "endpoint", "udp")]
+CLIENT = ["lib/msgin5g/%s.py" % m for m in ("__init__", "ids", "wire", "segment", "registration",
+                                            "client")]
+
+
+def kv(out):
+    return dict(l.split(None, 1) for l in out.splitlines() if " " in l)
+
+
+def coap_figures():
+    print("== CoAP stack (issue 2)")
+    env = dict(os.environ, MICROPYPATH=mp.bytecode_path())
+    r = subprocess.run([mp.micropython_exe(), "-X", "heapsize=64k", "tools/bench_coap.py", "codec"],
+                       env=env, capture_output=True, text=True, cwd=ROOT)
+    k = kv(r.stdout)
+    line("encode+decode, %s-octet request, unix port (us)" % k.get("message_bytes"),
+         "%.2f  (target <= 10)" % float(k["encode_decode_us"]))
+    r = subprocess.run([sys.executable, "tools/bench_coap.py", "codec"], capture_output=True,
+                       text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH="lib:tools/host"),
+                       ) if False else None
+    code = ("import sys; sys.path[:0]=['lib','tools/host','tools']; import cpython_shim; "
+            "cpython_shim.install(); import bench_coap; bench_coap.codec(20000)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    line("encode+decode, same request, CPython (us)", "%.2f" % float(kv(r.stdout)["encode_decode_us"]))
+    if shutil.which("coap-server-notls"):
+        srv = subprocess.Popen(["coap-server-notls", "-p", "17399", "-d", "4"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.3)
+        try:
+            r = subprocess.run([mp.micropython_exe(), "-X", "heapsize=64k", "tools/bench_coap.py",
+                                "rtt", "17399", "3000"], env=env, capture_output=True, text=True,
+                               cwd=ROOT)
+            k = kv(r.stdout)
+            s, b = float(k["stack_rtt_per_s"]), float(k["bare_rtt_per_s"])
+            line("CON POST round trips/s vs coap-server-notls", "%.0f" % s)
+            line("bare socket loop, same datagram, same server", "%.0f" % b)
+            line("ratio stack / bare", "%.2f  (target >= 0.5)" % (s / b))
+        finally:
+            srv.terminate()
+    line("heap held after importing the stack (bytes)",
+         "%s  (target <= 16384; 64-bit unix port)" % heap_after(["coap.udp"]))
+    line(".mpy of the stack (bytes)", "%d  (target <= 8192)" % mpy_size(COAP))
+
+
+def client_figures():
+    print("== MSGin5G Client (issue 3)")
+    line("heap held after importing stack + client (bytes)",
+         heap_after(["coap.udp", "msgin5g.client"]))
+    line("heap held after importing the whole device runtime",
+         heap_after(["coap.udp", "msgin5g.client", "msgin5g.device", "apps.echo"]))
+    line(".mpy of stack + client (bytes)", "%d  (target <= 20480)" % mpy_size(COAP + CLIENT))
+    from m5server.thread import ServerThread
+    work = tempfile.mkdtemp()
+    cfg = os.path.join(work, "ue.json")
+    with open(cfg, "w") as f:
+        json.dump({"ueServiceId": "ue-b", "server": "coap://127.0.0.1:17499", "app": "echo",
+                   "listenPort": 17498, "keepAliveSec": 0, "logLevel": "warn"}, f)
+    for heap in ("48k", "64k", "96k", "128k", "160k", "256k"):
+        ok, res = session(cfg, heap, quick=True)
+        if ok:
+            line("smallest heap for the session (of 48k..256k)", "%s  (target 48k, goal 32k)" % heap)
+            break
+    else:
+        line("smallest heap for the session", "over 256k")
+    ok, res = session(cfg, "256k", quick=False)
+    for k, v in res.items():
+        line(k, v)
+    shutil.rmtree(work)
+
+
+def session(cfg, heap, quick):
+    """register, N messages each way (A2P echoed P2A), one 5 KB segmented message with report,
+    de-register."""
+    from m5server.thread import ServerThread
+    n = 10 if quick else 100
+    res = {}
+    with ServerThread(port=17499) as st:
+        t0 = time.time()
+        p = mp.popen([os.path.join(ROOT, "firmware", "main.py"), cfg], heap=heap, mpy=True,
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            while "ue-b" not in [r["ueServiceId"] for r in st.registrations()]:
+                if p.poll() is not None or time.time() - t0 > 10:
+                    return _fail("registration", p)
+                time.sleep(0.005)
+            res["boot to registered, unix port (ms)"] = "%.0f  (target <= 200)" % (
+                (time.time() - t0) * 1000)
+            t1 = time.time()
+            for i in range(n):
+                st.as_send("as-b", "ue-b", b"message %d" % i, report=(i % 10 == 0))
+            while len(st.as_inbox("as-b")) < n:
+                if p.poll() is not None or time.time() - t1 > 60:
+                    return _fail("messages", p)
+                time.sleep(0.005)
+            dt = time.time() - t1
+            res["end-to-end messages/s (A2P + echo P2A), loopback"] = "%.0f" % (2 * n / dt)
+            big = os.urandom(5 * 1024)
+            r = st.as_send("as-b", "ue-b", big, report=True)
+            t2 = time.time()
+            while not any(e["payload"] == big for e in st.as_inbox("as-b")):
+                if p.poll() is not None or time.time() - t2 > 30:
+                    return _fail("segmented", p)
+                time.sleep(0.005)
+            res["5 KB segmented round trip (ms)"] = "%.0f" % ((time.time() - t2) * 1000)
+        finally:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+            out = p.communicate(timeout=10)[0]
+        ok = '"state": "DEREGISTERED"' in out
+        if not ok and os.environ.get("BENCH_DEBUG"):
+            print(out[-3000:])
+    return ok, res
+
+
+def _fail(stage, p):
+    if os.environ.get("BENCH_DEBUG"):
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+        print("session failed at", stage, p.communicate(timeout=10)[0][-2000:])
+    return False, {}
+
+
+def board_figures():
+    print("== Firmware per board (issue 5)")
+    r = subprocess.run([sys.executable, "tools/build_mpy.py", "--all", "--sizes"], cwd=ROOT,
+                       capture_output=True, text=True)
+    for l in r.stdout.splitlines():
+        if re.search(r"total|bytes", l, re.I):
+            print("   " + l)
+
+
+def main():
+    coap_figures()
+    client_figures()
+    board_figures()
+    extra = os.path.join(ROOT, "tools", "bench_loss.py")
+    if os.path.exists(extra):
+        print("== Loss (issue 6)")
+        subprocess.run([sys.executable, extra], cwd=ROOT)
+
+
+if __name__ == "__main__":
+    main()
