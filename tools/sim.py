@@ -12,6 +12,9 @@ a scripted scenario through the server's application-server side and prints a su
   TOPIC       ue-2 subscribed to 'alerts'; AS publishes; ue-2 echoes
   SEGMENTED   AS -> ue-3 5 KB (segmented by the server), echoed back (segmented by ue-3)
 
+With --loss PCT a lossy UDP proxy (tools/lossy.py) sits between the devices and the server:
+PCT %% loss each way plus a little duplication and reordering; the waits grow with the loss.
+
 Exits 0 only if every expected delivery happened.
 """
 import argparse
@@ -24,9 +27,11 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [os.path.join(ROOT, "tools", "host"), os.path.join(ROOT, "tools", "server")]
+sys.path[:0] = [os.path.join(ROOT, "tools", "host"), os.path.join(ROOT, "tools", "server"),
+                os.path.join(ROOT, "tools")]
 import mp  # noqa: E402
 from m5server.thread import ServerThread  # noqa: E402
+from lossy import ProxyThread, format_counters  # noqa: E402
 
 AS = "as-sim"
 
@@ -37,6 +42,7 @@ def say(s):
 
 class Fleet:
     def __init__(self, server_port, base_port, workdir, heap):
+        # server_port: where the devices send (the server, or the lossy proxy in front of it)
         self.server = "coap://127.0.0.1:%d" % server_port
         self.base = base_port
         self.dir = workdir
@@ -98,8 +104,9 @@ def as_reports(st, since=0):
 
 
 class Scenario:
-    def __init__(self, st):
+    def __init__(self, st, slow=1.0):
         self.st = st
+        self.slow = slow        # wait multiplier (lossy link)
         self.rows = []
         self.seen = 0
         self.ok = True
@@ -115,7 +122,9 @@ class Scenario:
         rmark = as_reports(self.st)
         rsince = rmark[-1]["seq"] if rmark else 0
         t0 = time.time()
-        res = self.st.as_send(AS, to, payload, to_type=to_type, report=report, app_id=app_id)
+        # as_send waits for the delivery attempts: a lossy link needs more than run()'s 30 s
+        res = self.st.run(self.st.server.as_send(AS, to, payload, to_type=to_type, report=report,
+                                                 app_id=app_id), timeout=max(30, timeout * self.slow))
         lat = {}
 
         def arrived():
@@ -124,6 +133,7 @@ class Scenario:
                     lat[e["from"]] = (time.time() - t0) * 1000
             return len(lat) == len(expect_from)
 
+        timeout *= self.slow
         wait_for(arrived, timeout)
         reports = []
         if report:
@@ -154,7 +164,13 @@ def main():
     ap.add_argument("--port", type=int, default=5783, help="server port (default 5783)")
     ap.add_argument("--heap", default="256k", help="device heap (-X heapsize), default 256k")
     ap.add_argument("--keep", action="store_true", help="keep the work dir with logs")
+    ap.add_argument("--loss", type=float, default=0.0, metavar="PCT",
+                    help="put a lossy proxy between devices and server: PCT %% loss each way,\n"
+                         "plus 2%% duplication, 5%% reordering and 0-10 ms delay")
+    ap.add_argument("--seed", type=int, default=1, help="proxy random seed (with --loss)")
     args = ap.parse_args()
+    if not 0 <= args.loss < 100:
+        ap.error("--loss must be a percentage 0..99")
     t_start = time.time()
     work = tempfile.mkdtemp(prefix="msgin5g-sim-")
     say("MSGin5G simulation: server 127.0.0.1:%d, devices on the unix port (heap %s), logs in %s"
@@ -162,9 +178,22 @@ def main():
     groups = {"grp-1": ["ue-1", "ue-2", "ue-3"]}
     st = ServerThread(port=args.port, groups=groups, quiet=True)
     st.start()
-    fleet = Fleet(args.port, args.port + 1, work, args.heap)
-    sc = Scenario(st)
+    proxy = None
+    dev_port = args.port
+    slow = 1.0
+    if args.loss:
+        # devices -> proxy (port + 10) -> server; CoAP retransmits after 2-3 s, 4-6 s, ...
+        proxy = ProxyThread(listen=("127.0.0.1", args.port + 10), target=("127.0.0.1", args.port),
+                            loss=args.loss / 100.0, dup=0.02, reorder=0.05, delay_ms=(0, 10),
+                            seed=args.seed)
+        proxy.start()
+        dev_port = proxy.port
+        slow = 1 + args.loss / 5.0
+        say("lossy link: proxy 127.0.0.1:%d (%s)" % (dev_port, proxy.proxy.describe()))
+    fleet = Fleet(dev_port, args.port + 1, work, args.heap)
+    sc = Scenario(st, slow)
     status = {}
+    pcount = None
     try:
         fleet.start("ue-1")
         fleet.start("ue-2", topics=["alerts"])
@@ -173,13 +202,14 @@ def main():
                     appId=9)
         say("[1/7] registering 4 devices ...")
         names = {"ue-1", "ue-2", "ue-3", "ue-4"}
-        ok = wait_for(lambda: names <= {r["ueServiceId"] for r in st.registrations()}, 20)
+        ok = wait_for(lambda: names <= {r["ueServiceId"] for r in st.registrations()}, 20 * slow)
         say("      registered: %s" % ", ".join(sorted(r["ueServiceId"] for r in st.registrations())))
         if not ok or fleet.dead():
             say("FAIL: devices did not register (dead: %s)" % fleet.dead())
             sc.ok = False
             return 1
-        time.sleep(0.3)  # topic subscription follows registration
+        # the topic subscription follows registration
+        wait_for(lambda: st.stats()["topics"].get("alerts"), 5 * slow, step=0.1)
         say("[2/7] A2P with report, answered P2A")
         sc.flow("A2P+P2A", "ue-1", "UE", b"hello ue-1", ["ue-1"], report=True, app_id=7)
         say("[3/7] GROUP")
@@ -193,10 +223,17 @@ def main():
         sc.flow("SEGMENTED", "ue-3", "UE", big, ["ue-3"], report=True, timeout=30)
         say("[7/7] P2P: ue-4 (sensor) -> ue-1 -> echo -> ue-4")
         time.sleep(1.5)
+        # under loss: let ue-4's echoes catch up (each reading is echoed by ue-1)
+        if proxy:
+            time.sleep(min(10.0, 1.5 * slow))
     finally:
         status = fleet.stop()
         stats = st.stats()
+        inbox = st.as_inbox(AS)
         st.stop()
+        if proxy:
+            pcount = proxy.counters()
+            proxy.stop()
     p2p_sent = status.get("ue-4", {}).get("accepted", 0)
     # ue-4 also got the broadcast (it does not echo: it is a sensor); the rest are echoes
     p2p_back = status.get("ue-4", {}).get("received", 0) - 1
@@ -218,6 +255,12 @@ def main():
     say("retransmissions: devices %d, server %d; server received %d, delivered %d, reports %d"
         % (retx, stats.get("retransmissions", 0), stats.get("received", 0),
            stats.get("delivered", 0), stats.get("reports", 0)))
+    ids = [e["msgId"] for e in inbox]
+    say("AS inbox: %d messages, %d duplicate msgId(s)" % (len(ids), len(ids) - len(set(ids))))
+    if pcount:
+        say("lossy proxy (%s):" % ("%g%% loss" % args.loss))
+        for line in format_counters(pcount):
+            say("  " + line)
     if len(status) < 4:
         say("FAIL: not every device printed its final status (%s)" % sorted(status))
         sc.ok = False

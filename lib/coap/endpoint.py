@@ -27,6 +27,7 @@ _NOT_FOUND = const(0x84)
 _METHOD_NOT_ALLOWED = const(0x85)
 _INTERNAL_SERVER_ERROR = const(0xA0)
 _SERVICE_UNAVAILABLE = const(0xA3)
+_SERVICE_UNAVAILABLE = const(0xA3)
 _URI_HOST = const(3)
 _CONTENT_FORMAT = const(12)
 _URI_QUERY = const(15)
@@ -112,6 +113,10 @@ class Endpoint:
             return
         try:
             out = r[3](req)
+        except MemoryError:
+            # Out of heap (or too fragmented) for this request: ask the peer to retry later.
+            self.handler_errors += 1
+            out = (_SERVICE_UNAVAILABLE, b"", None, [(14, 2)])   # Max-Age 2 s
         except Exception as e:  # a handler bug must not kill the loop
             self.handler_errors += 1
             if self.log:

@@ -17,7 +17,10 @@ One API, two links (chosen by the constructor):
     ac.send(dest, payload, dest_type="UE", app_id=None, report=False, done=None) -> msgId
                              done(msg_id, "ACCEPTED"|"FAILED", reason): taken by the gateway or not
     ac.report(dest, msg_id, ok=True, cause=None, dest_type=None)
-    ac.deregister(done=None); ac.tick() -> ms to the next timer; ac.status(); ac.state
+    ac.deregister(done=None); ac.tick() -> ms to the next timer; ac.status()
+    ac.state                 CONFIGURED, REGISTERING, REGISTERED, REJECTED / BACKOFF (retry after
+                             30 s doubling to 1 h; 5.03 Max-Age), DEREGISTERED. A 4.03 / cause
+                             0x02 answer to a request means the gateway forgot us: register again.
 The names mirror msgin5g.client.Client so the echo and sensor apps run on a cue unchanged.
 """
 import time
@@ -34,12 +37,6 @@ _ERROR = const(0xA0)
 _UNAVAILABLE = const(0xA3)
 _TT = ("UE", "AS", "GROUP")  # A.2 Target Type 1..3 (PC-37)
 _R = b"R"  # A.2 key of the (de)registration in flight: 0x02/0x04 carry no Message ID
-
-REGISTERING = "REGISTERING"
-REGISTERED = "REGISTERED"
-REJECTED = "REJECTED"
-BACKOFF = "BACKOFF"
-DEREGISTERED = "DEREGISTERED"
 
 
 def _nop():
@@ -60,7 +57,7 @@ class AppClient:
         self._later = []        # reports to send on the next tick
         self._due = None        # registration retry
         self._bo = self.backoff_ms = backoff_ms
-        self.count = [0, 0, 0]  # sent, failed, received
+        self.rx = 0
         if ep:
             from msgin5g import a3 as c
             ep.resource((c.URI_APP, str(app_id)), self._a3_in, methods=(_POST,))
@@ -84,50 +81,48 @@ class AppClient:
 
     def start(self):
         """Register at the gateway (6.3.2.2.1)."""
-        self.state = REGISTERING
+        self.state = "REGISTERING"
         self._due = None
         c = self.c
         self._call(c.reg_req(self.app_id) if self.ep else {"type": 1, "app_id": self.app_id},
                    _R, self._on_reg)
 
     def _on_reg(self, ok, why, r):
-        if ok:
-            self.reg_id = r and r.get("registrationId" if self.ep else "reg_id")
-            if self.reg_id:
-                self.state = REGISTERED
-                self._bo = self.backoff_ms
-                self._log("registered at gateway: %s", self.reg_id)
-                return
-        # rejected (4.03 / result 1): retry far later; no answer or 5.03: back off
-        self.state = REJECTED if ok is False and why != "GATEWAY_NOT_REGISTERED" else BACKOFF
-        w = self._bo * (10 if self.state == REJECTED else 1)
-        self._bo = min(self._bo * 2, 3600000)
-        self._due = time.ticks_add(self.clock(), w)
-        self._log("registration %s (%s), retry in %d ms", self.state, why, w)
-        self.kick()
+        rid = ok and r and r.get("registrationId" if self.ep else "reg_id")
+        if rid:
+            self.reg_id = rid
+            self.state = "REGISTERED"
+            self._bo = self.backoff_ms
+        else:  # rejected (4.03 / result 1), no answer or 5.03: retry, doubling up to 1 h
+            self.state = "REJECTED" if ok is False else "BACKOFF"
+            self._due = time.ticks_add(self.clock(), self._bo)
+            self._bo = min(self._bo * 2, 3600000)
+            self.kick()
+        if self.log:
+            self.log("gateway: %s %s", self.state, rid or why)
 
     def deregister(self, done=None):
         """De-register with the Registration ID (6.3.2.2.2)."""
-        c = self.c
         rid = self.reg_id
         self._due = None
-
-        def fin(ok, why, r):
-            self.state = DEREGISTERED
-            self.reg_id = None
-            if done:
-                done(ok)
-
+        self._dd = done
         if rid is None:
-            return fin(False, None, None)
-        self._call(c.dereg_req(rid) if self.ep else {"type": 3, "reg_id": rid}, _R, fin)
+            return self._dereg(False, None, None)
+        self._call(self.c.dereg_req(rid) if self.ep else {"type": 3, "reg_id": rid}, _R,
+                   self._dereg)
+
+    def _dereg(self, ok, why, r):
+        self.state = "DEREGISTERED"
+        self.reg_id = None
+        if self._dd:
+            self._dd(ok)
 
     def send(self, dest, payload, dest_type="UE", app_id=None, report=False, done=None):
         """MESSAGE SENDING REQUEST (6.4.2.3.1); returns its Message ID (UUID text)."""
         if isinstance(payload, str):
             payload = payload.encode()
         mid = ids.new_msg_id()
-        rep = True if report else None
+        rep = report or None
         if self.ep:
             m = self.c.msg_send_req(mid, dest, payload, dest_type, app_id, rep)
         else:
@@ -136,11 +131,10 @@ class AppClient:
                  "target_type": _TT.index(dest_type) + 1 if dest_type in _TT else 9}
 
         def fin(ok, why, r):
-            self.count[0 if ok else 1] += 1
             if done:
                 done(mid, "ACCEPTED" if ok else "FAILED", why)
 
-        if self.state != REGISTERED:
+        if self.state != "REGISTERED":
             fin(False, "not registered", None)
         else:
             self._call(m, m.get("msg_id", mid), fin)
@@ -154,13 +148,11 @@ class AppClient:
         else:
             m = {"type": 6, "msg_id": ids.to_bytes(rid), "reply_to": ids.to_bytes(msg_id),
                  "status": 0 if ok else 1, "cause": None if ok else 1}
-        self._call(m, m.get("msg_id", rid), _fin_nop)
-        return rid
+        self._call(m, m.get("msg_id", rid), None)
 
     def status(self):
-        n = self.count
         return {"state": self.state, "applicationId": self.app_id, "registrationId": self.reg_id,
-                "sent": n[0], "failed": n[1], "received": n[2]}
+                "received": self.rx}
 
     # ---------------------------------------------------------------- requests to the gateway
     def _call(self, m, key, cb):
@@ -169,7 +161,7 @@ class AppClient:
         try:
             data = c.encode(m)
         except ValueError:  # A2Error / A3Error: a value the link cannot carry
-            return cb(False, "PROTOCOL_ERROR", None)
+            return self._fin(cb, False, "PROTOCOL_ERROR", None)
         if self.ep:
             self.ep.request(self.gw, _POST, c.URI_GW, data, cf=_CF,
                             callback=lambda r: self._a3_done(r, cb))
@@ -180,7 +172,7 @@ class AppClient:
 
     def _a3_done(self, r, cb):
         if r.error:
-            return cb(None, r.error, None)
+            return self._fin(cb, None, r.error, None)
         c = self.c
         code = r.code
         d = None
@@ -194,16 +186,16 @@ class AppClient:
             if code == _UNAVAILABLE:  # 5.03: Max-Age is the retry hint (PC-38)
                 self._bo = r.response.uint(_MAX_AGE, 60) * 1000
                 why = "GATEWAY_NOT_REGISTERED"
-            elif code == 0x83 and self.state == REGISTERED and d and \
-                    d.get("messageType") == c.MSG_RECV_RESP:
-                self._lost()
-        cb(code < _BAD, why, d)
+        self._fin(cb, code < _BAD, why, d)
 
-    def _lost(self):
-        # The gateway does not know our transport address any more: register again.
-        self.state = BACKOFF
-        self._due = self.clock()
-        self.kick()
+    def _fin(self, cb, ok, why, d):
+        if why == "NOT_AUTHORIZED" and self.state == "REGISTERED":
+            # 4.03 / cause 0x02: the gateway forgot our transport address: register again
+            self.state = "BACKOFF"
+            self._due = self.clock()
+            self.kick()
+        if cb:
+            cb(ok, why, d)
 
     def _out(self, data):
         try:
@@ -214,7 +206,7 @@ class AppClient:
     # ---------------------------------------------------------------- gateway deliveries
     def _deliver(self, mid, ori, otype, app, payload, report):
         # MESSAGE DELIVERY REQUEST (PC-19) -> (ok, reason) for the MESSAGE RECEIVED RESPONSE.
-        self.count[2] += 1
+        self.rx += 1
         h = self._mh
         ok, why = h is not None, "no application"
         if ok:
@@ -222,8 +214,8 @@ class AppClient:
                 if h({"msgId": mid, "payload": payload, "appId": app, "delivStReqInd": report,
                       "oriAddr": {"addrType": otype, "addr": ori}}) is False:
                     ok, why = False, "refused by application"
-            except Exception as e:
-                ok, why = False, "application error: %r" % (e,)
+            except Exception:
+                ok, why = False, "application error"
         if ok and report:
             self._later.append((ori, mid))
             self.kick()
@@ -245,7 +237,8 @@ class AppClient:
         g = d.get
         if t == c.MSG_DELIV_REQ:
             ok, why = self._deliver(d["messageId"], d["originatorAddress"], d["originatorType"],
-                                    g("applicationId"), d["payload"], bool(g("deliveryStatusRequired")))
+                                    g("applicationId"), d["payload"],
+                                    bool(g("deliveryStatusRequired")))
         elif t == c.RPT_DELIV_REQ:
             ok, why = self._report_in(d["replyToMessageId"], d["deliveryStatus"] == "DELIVERED",
                                       g("failureReason"))
@@ -266,9 +259,7 @@ class AppClient:
             tx = self._tx.pop(g("msg_id", _R) if t == 7 else _R, None)
             if tx:
                 ok = m["result"] == 0
-                tx[3](ok, None if ok else _text(c, g("cause")), m)
-                if not ok and g("cause") == 2 and t == 7 and self.state == REGISTERED:
-                    self._lost()
+                self._fin(tx[3], ok, None if ok else _text(c, g("cause")), m)
             return
         if t < 8:
             return
@@ -294,7 +285,7 @@ class AppClient:
     def tick(self):
         """Send deferred reports, retry registration, retransmit (A.2); ms to the next timer."""
         now = self.clock()
-        while self._later and self.state == REGISTERED:
+        while self._later and self.state == "REGISTERED":
             ori, mid = self._later.pop(0)
             self.report(ori, mid)
         due = self._due
@@ -312,7 +303,7 @@ class AppClient:
                 if d <= 0:
                     if e[2] >= self.retries:
                         del tx[k]
-                        e[3](None, "timeout", None)
+                        self._fin(e[3], None, "timeout", None)
                         continue
                     e[2] += 1
                     e[1] = time.ticks_add(now, self.retry_ms)
@@ -321,14 +312,6 @@ class AppClient:
                 if w is None or d < w:
                     w = d
         return w
-
-    def _log(self, fmt, *a):
-        if self.log:
-            self.log(fmt, *a)
-
-
-def _fin_nop(ok, why, r):
-    pass
 
 
 def _text(c, cause):

@@ -32,6 +32,7 @@ import os
 import time
 
 from micropython import const
+from coap.codec import uint_bytes
 from msgin5g import a2, a3, ids, wire
 
 _POST = const(2)
@@ -363,7 +364,9 @@ class Gateway:
         body = a3.encode(a3.msg_recv_resp(not cause, _text(cause) if cause else None))
         if not cause:
             return _CHANGED, body, _CF
-        opts = [(_MAX_AGE, self.max_age)] if cause == a2.CAUSE_GW_NOT_REGISTERED else None
+        opts = None
+        if cause == a2.CAUSE_GW_NOT_REGISTERED:
+            opts = [(_MAX_AGE, uint_bytes(self.max_age))]   # retry hint (PC-38)
         return _CODE[cause], body, _CF, opts
 
     # ------------------------------------------------------------ A.2 link (PC-37)

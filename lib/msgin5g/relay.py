@@ -38,7 +38,9 @@ _CF_JSON = const(50)
 _FORBIDDEN = const(0x83)
 _NOT_FOUND = const(0x84)
 _LIFE = const(247000)     # EXCHANGE_LIFETIME (RFC 7252 4.8.2)
-_ID_LIFE = const(86400000)  # a CUE stays "connected" a day after its last REG/message
+# A CUE stays "connected" 3 days after its last REG/message (> the 24 h re-registration of
+# PC-17; < 2**29 ms, the ticks_diff range on boards).
+_ID_LIFE = const(259200000)
 
 
 class _Table:
@@ -94,7 +96,8 @@ class Relay:
     def _out(self, data, addr, key):
         try:
             self.send(data, addr)
-            self.count[key] += 1
+            if key:
+                self.count[key] += 1
         except OSError:
             pass  # looks like loss: the ends retransmit
 
@@ -102,7 +105,7 @@ class Relay:
         # Piggybacked error response (ACK) to a CON request.
         self.count["refused"] += 1
         t = m.token
-        self._out(bytes((0x60 | len(t), code, m.mid >> 8, m.mid & 0xFF)) + t, addr, "dropped")
+        self._out(bytes((0x60 | len(t), code, m.mid >> 8, m.mid & 0xFF)) + t, addr, None)
 
     def received(self, data, addr):
         try:
@@ -183,7 +186,7 @@ class Relay:
             b[3] = e[1] & 0xFF
             return self._out(b, e[0], "down")
         if m.code == 0:  # ping to the relay itself
-            return self._out(bytes((0x70, 0, m.mid >> 8, m.mid & 0xFF)), self.server, "dropped")
+            return self._out(bytes((0x70, 0, m.mid >> 8, m.mid & 0xFF)), self.server, None)
         if m.is_request():
             try:
                 p = m.path()
@@ -197,7 +200,7 @@ class Relay:
             a = self._tok.get(m.token, now)
             if a is None:
                 if t == _CON:
-                    self._out(bytes((0x70, 0, m.mid >> 8, m.mid & 0xFF)), self.server, "dropped")
+                    self._out(bytes((0x70, 0, m.mid >> 8, m.mid & 0xFF)), self.server, None)
                 return self._drop()
         if t == _CON:
             self._down.put(m.mid, a, now)

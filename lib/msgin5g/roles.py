@@ -36,6 +36,8 @@ async def start(dev):
     dev.start_app()     # before the role, so that the gateway can chain the app's on_report
     for ep in (_gateway if role == "gateway" else _relay)(dev, c):
         asyncio.create_task(ep.run())
+    if dev.cfg.get("topics"):
+        c.subscribe(dev.cfg["topics"])  # queued until registered (PC-39)
     c.start()
     await dev._client_timer()
 

@@ -327,8 +327,11 @@ def test_store_and_forward_delivers_on_registration_and_expires():
         # A2P store-and-forward: expiry is reported to the AS
         res = await srv.as_send("as-1", "ue-d", b"for d", store_fwd=True, expire=0.3)
         assert res["status"] == "STORED"
-        await asyncio.sleep(0.8)
-        reps = srv.as_reports("as-1")
+        for _ in range(60):
+            reps = srv.as_reports("as-1")
+            if reps:
+                break
+            await asyncio.sleep(0.05)
         assert reps and reps[0]["kind"] == "MSGRESP" and reps[0]["status"] == "DELY_FAILED"
         assert reps[0]["msgId"] == res["msgId"]
     run(t, tick=0.1)

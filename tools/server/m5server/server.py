@@ -107,7 +107,7 @@ class SegSet:
         return self.total is not None and all(i in self.parts for i in range(1, self.total + 1))
 
     def missing(self):
-        top = self.total or max(self.parts)
+        top = self.total or max(self.parts, default=0)
         return [i for i in range(1, top + 1) if i not in self.parts]
 
     def needs_reasm(self):
@@ -405,7 +405,8 @@ class M5Server:
         reg = self.regs.get(a)
         if reg is None:
             raise Reject("4.03", "originator not registered")
-        pass
+        if reg.remote != remote:
+            raise Reject("4.03", "oriAddr is not the UE registered from this address")
         reg.seen = time.time()
         if not reg.reachable or self.store.get(a):
             reg.reachable = True  # it just talked to us
@@ -801,7 +802,7 @@ class M5Server:
                     "destAddr": wire.addr_json(sender), "msgId": wire.new_msg_id(),
                     "segId": s.proto.seg.seg_id, "missingSegs": s.missing()}
             if s.total is None:
-                body["fromSeg"] = max(s.parts) + 1
+                body["fromSeg"] = max(s.parts, default=0) + 1
             self.send_control(sender[1], body, "SEGREC")
             return
         del self.sets[key]
