@@ -57,7 +57,7 @@ class Out:
 class Client:
     def __init__(self, ep, server, ue_service_id, host, seg_size=512, ue_id=None,
                  keepalive_ms=120000, rereg_ms=86400000, queue_max=8, backoff_ms=30000,
-                 backoff_cap_ms=3600000, max_rx=8192, log=None):
+                 backoff_cap_ms=3600000, max_rx=8192, log=None, journal=None):
         self.ep = ep
         self.server = server
         self.host = host
@@ -96,6 +96,9 @@ class Client:
                       "duplicates": 0, "refused": 0, "reports_in": 0, "reports_out": 0,
                       "registrations": 0, "retries": 0}
         ep.resource("msgin5g/ue", self._downlink, prefix=True, methods=(_POST,))
+        self.journal = journal
+        if journal is not None:
+            self._restore()
 
     # ------------------------------------------------------------ application API
     def on_message(self, app_id, handler):
@@ -121,12 +124,37 @@ class Client:
         msg_id = ids.new_msg_id()
         d = wire.addr(dest_type, dest)
         kw = (d, app_id, report, priority, store_fwd, expire)
+        if self.journal is not None:
+            # On flash before anything else: survives a reset (raises JournalFull when full).
+            self.journal.add(msg_id, wire.encode(wire.msg(self.me, d, msg_id, payload, app_id,
+                                                          report, priority, store_fwd, expire)))
+        self._queue_msg(msg_id, payload, kw, done)
+        return msg_id
+
+    def _queue_msg(self, msg_id, payload, kw, done=None):
         out = Out(wire.MSG, self._bodies(msg_id, payload, self.seg, kw), msg_id, done,
                   (payload, kw))
-        if report:
-            self._remember_report(msg_id, dest)
+        if kw[2]:
+            self._remember_report(msg_id, kw[0]["addr"])
         self._enqueue(out)
-        return msg_id
+
+    def _restore(self):
+        """Queue again what was accepted before a reset, with the same msgIds (receivers
+        drop what already arrived, PC-26)."""
+        for key, data in self.journal.pending():
+            try:
+                m = wire.decode(data)
+            except wire.WireError:
+                self.journal.done(key)
+                continue
+            app = m.get("appId")
+            exp = m.get("stoAndFwParams")
+            kw = (m["destAddr"], int(app) if app is not None else None,
+                  m.get("delivStReqInd") is True, m.get("priority"), m.get("stoAndFwInd") is True,
+                  exp.get("exprTime") if exp else None)
+            self._q.append(Out(wire.MSG, self._bodies(key, m.get("payload") or b"", self.seg, kw),
+                               key, None, (m.get("payload") or b"", kw)))
+            self.count["restored"] = self.count.get("restored", 0) + 1
 
     def report(self, dest, msg_id, ok=True, cause=None, dest_type=wire.UE):
         """Send a delivery status report (IMDN, PC-27) for a received message."""
@@ -320,6 +348,8 @@ class Client:
             if out.cb:
                 out.cb(out.msg_id, status, cause)
             return
+        if self.journal is not None and out.msg_id in self.journal:
+            self.journal.done(out.msg_id)
         self.count[{ACCEPTED: "accepted", STORED: "stored"}.get(status, "failed")] += 1
         if status == FAILED:
             self._reports.pop(out.msg_id, None)

@@ -41,10 +41,14 @@ class Device:
             _, hh, hp = devconfig.parse_uri(hop)
         else:
             hh, hp = host, port
+        j = None
+        if cfg.get("journal"):
+            from msgin5g.journal import Journal
+            j = Journal(cfg["journal"])
         c = Client(self.ep, resolve(hh, hp), cfg["ueServiceId"], host,
                    seg_size=cfg["segmentSize"], ue_id=cfg.get("ueId"),
                    keepalive_ms=cfg["keepAliveSec"] * 1000, rereg_ms=cfg["reRegPeriodSec"] * 1000,
-                   log=log.info)
+                   log=log.info, journal=j)
         self.client = c
         return c
 

@@ -307,3 +307,39 @@ def test_keepalive_ping_and_reregistration_on_loss():
         w.advance(40000)
     regs = [b for m, b in w.requests() if b["msgType"] == "REG"]
     assert regs and w.c.state == "REGISTERING"
+
+
+def test_journal_survives_restart_with_same_msg_ids():
+    import os
+    from msgin5g.journal import Journal
+    path = "test_client_journal.bin"
+    for f in (path, path + ".tmp"):
+        try:
+            os.remove(f)
+        except OSError:
+            pass
+    try:
+        w = World(journal=Journal(path))
+        a = w.c.send("as-1", b"first", dest_type="AS", app_id=3, report=True)
+        b = w.c.send("ue-2", b"x" * 700)                 # segmented
+        w.register()
+        (m, body), = w.requests()
+        assert body["msgId"] == a
+        w.answer(m, 0x44)                                # a is done; b in flight: "power cut"
+        w2 = World(journal=Journal(path))
+        assert w2.c.queued() == 1 and w2.c.count["restored"] == 1
+        w2.register()
+        (m, body), = w2.requests()
+        assert body["segParams"]["segId"] == b and body["segParams"]["segNumb"] == 1
+        assert len(w2.c._q[0].bodies) == 2
+        w2.answer(m, 0x44)
+        (m, body), = w2.requests()
+        w2.answer(m, 0x44)
+        assert w2.results == [(b, "ACCEPTED", None)]
+        assert Journal(path).pending() == []
+    finally:
+        for f in (path, path + ".tmp"):
+            try:
+                os.remove(f)
+            except OSError:
+                pass
