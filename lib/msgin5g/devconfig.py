@@ -39,6 +39,7 @@ KEYS (the README copies this table):
 | `repl` | bool | `false` | run the asyncio REPL task (type `status()`, `send(...)` while the app runs) |
 | `watchdogMs` | int >= 0 | `0` | hardware watchdog timeout, fed from its own task; 0 = off |
 | `journal` | string (path) | none | persistent outbound queue file: what send() accepted survives power loss |
+| `configServer` | URI | none | SEAL configuration server (PC-13): with `ueId`, `server`/`ueServiceId`/`segmentSize` are fetched at boot (a pre-configured `server` and `ueServiceId` are the fallback on 4.04) |
 """
 import json
 
@@ -148,6 +149,7 @@ SCHEMA = {
     "repl": (_BOOL, None, False, None),
     "watchdogMs": (_INT, (0, None), 0, None),
     "journal": (_STR, None, None, None),
+    "configServer": (_URI, None, None, None),
 }
 
 
@@ -260,6 +262,8 @@ def validate(d):
             out[k] = default
     for k in sorted(SCHEMA):
         when = SCHEMA[k][3]
+        if k in ("server", "ueServiceId") and out["configServer"] and out["ueId"]:
+            continue  # retrieved from the configuration server (PC-13)
         if when and out[k] is None and out[when[0]] in when[1]:
             _fail(k, "required when %s is '%s'" % (when[0], out[when[0]]))
     if out["role"] == "gateway" and out["gatewayPort"] == out["gatewayL3Port"]:

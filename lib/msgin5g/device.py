@@ -122,19 +122,66 @@ class Device:
         if self.cfg.get("repl"):
             from msgin5g import aiorepl
             asyncio.create_task(aiorepl.task())
+        if self.cfg.get("configServer") and self.cfg.get("ueId"):
+            asyncio.create_task(self.ep.run())
+            await asyncio.sleep_ms(0)
+            await self._configure()
+            self.ep_running = True
         if self.cfg["role"] != "ue":
             from msgin5g import roles
             await roles.start(self)
             return
         c = self.start_client()
-        asyncio.create_task(self.ep.run())
-        await asyncio.sleep_ms(0)   # let run() install its kick before the client uses it
+        if not getattr(self, "ep_running", False):
+            asyncio.create_task(self.ep.run())
+            await asyncio.sleep_ms(0)   # let run() install its kick before the client uses it
         self.start_app()
         if self.cfg.get("topics"):
             c.subscribe(self.cfg["topics"])   # queued until registered (PC-39)
         if self.wifi is None or self.wifi.up:
             c.start()
         await self._client_timer()
+
+    async def _configure(self):
+        """PC-13: fetch server address, UE Service ID and segment size at boot."""
+        from msgin5g.configure import Configurator
+        cfg = self.cfg
+        _, h, p = devconfig.parse_uri(cfg["configServer"])
+        ev = asyncio.Event()
+        res = []
+
+        def done(r, v):
+            res.append((r, v))
+            ev.set()
+
+        cf = Configurator(self.ep, resolve(h, p), h, cfg["ueId"], cfg.get("ueServiceId"),
+                          {"server": cfg.get("server"), "ueServiceId": cfg.get("ueServiceId")},
+                          log=log.info)
+        cf.start(done)
+        while True:
+            if res:
+                r, v = res.pop()
+                if r == "OK":
+                    cfg["server"] = v["server"]
+                    cfg["ueServiceId"] = v["ueServiceId"]
+                    if v.get("segmentSize"):
+                        cfg["segmentSize"] = v["segmentSize"]
+                    log.info("configured: %s at %s", cfg["ueServiceId"], cfg["server"])
+                    return
+                if r == "PRECONFIGURED":
+                    log.info("no configuration document: using the pre-configured values")
+                    return
+                log.error("configuration %s: not registering (PC-13)", r)
+                if r == "ERROR":
+                    if self.board:
+                        self.board.status("error")
+                    await asyncio.Event().wait()   # operator action needed: REPL only
+            ev.clear()
+            w = cf.tick()
+            try:
+                await asyncio.wait_for_ms(ev.wait(), 1000 if w is None else max(w, 1))
+            except asyncio.TimeoutError:
+                pass
 
     def shutdown(self, timeout_ms=3000):
         """De-register (PC-16) with a plain poll loop: works after the asyncio loop stopped."""
