@@ -6,8 +6,14 @@
   mpcoap ping URI
   mpcoap serve [--port N] [--host H]
 
+coaps:// URIs (DTLS 1.2, default port 5684, MicroPython only; see docs/dtls.md) take
+  --psk-id ID --psk KEY           PSK mode (KEY as text, or hex:0a1b...)
+  --ca FILE [--cert FILE --key FILE] [--hostname NAME]   certificate mode, DER files
+  --hs-timeout S                  bound on the DTLS handshake (default 10)
+
 Client commands print one line `CODE PAYLOAD` (e.g. `2.05 hello`) and exit 0 on 2.xx,
-1 on 4.xx/5.xx, 2 on timeout or reset, 3 on bad usage.
+1 on 4.xx/5.xx, 2 on timeout or reset, 3 on bad usage, 4 when DTLS fails (the line then
+reads `dtls: handshake failed: ...`).
 """
 import sys
 import time
@@ -18,14 +24,23 @@ from coap.udp import UdpEndpoint, resolve
 
 
 def parse_uri(uri):
+    """'coap[s]://host[:port]/path?q' -> (host, port, path, [queries]); see parse_scheme."""
+    return _parse(uri)[1:]
+
+
+def parse_scheme(uri):
+    return _parse(uri)[0]
+
+
+def _parse(uri):
     if "://" not in uri:
-        raise ValueError("URI must start with coap://")
+        raise ValueError("URI must start with coap:// or coaps://")
     scheme, rest = uri.split("://", 1)
-    if scheme != "coap":
-        raise ValueError("only coap:// is supported here")
+    if scheme not in ("coap", "coaps"):
+        raise ValueError("only coap:// and coaps:// are supported here")
     hostport, _, path = rest.partition("/")
     path, _, query = path.partition("?")
-    host, port = hostport, 5683
+    host, port = hostport, 5684 if scheme == "coaps" else 5683
     if hostport.startswith("["):
         host, _, p = hostport[1:].partition("]")
         if p.startswith(":"):
@@ -33,7 +48,34 @@ def parse_uri(uri):
     elif ":" in hostport:
         host, p = hostport.rsplit(":", 1)
         port = int(p)
-    return host, port, path, [q for q in query.split("&") if q]
+    return scheme, host, port, path, [q for q in query.split("&") if q]
+
+
+def _readfile(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def dtls_endpoint(host, port, params, flags):
+    """A DtlsEndpoint from the command-line flags (raises ValueError on bad usage)."""
+    from coap.dtls import DtlsEndpoint
+    kw = {}
+    if "psk" in flags or "psk-id" in flags:
+        if "psk" not in flags or "psk-id" not in flags:
+            raise ValueError("--psk and --psk-id go together")
+        kw["psk_identity"] = flags["psk-id"]
+        kw["psk"] = flags["psk"]
+    else:
+        for f in ("ca", "cert", "key"):
+            if f in flags:
+                try:
+                    kw[f] = _readfile(flags[f])
+                except OSError:
+                    raise ValueError("cannot read --%s file" % f)
+        if "ca" not in kw:
+            raise ValueError("coaps:// needs --psk-id/--psk or --ca")
+    return DtlsEndpoint(host, port, params=params, server_hostname=flags.get("hostname"),
+                        hs_timeout_ms=int(float(flags.get("hs-timeout", 10)) * 1000), **kw)
 
 
 def opts(argv):
@@ -56,16 +98,29 @@ def opts(argv):
 
 
 def client(cmd, pos, flags):
-    host, port, path, query = parse_uri(pos[0])
+    scheme, host, port, path, query = _parse(pos[0])
     timeout_ms = int(float(flags.get("timeout", 95)) * 1000)
-    ep = UdpEndpoint("0.0.0.0", 0, Params(max_retransmit=int(flags.get("retransmit", 4))))
-    addr = resolve(host, port)
+    params = Params(max_retransmit=int(flags.get("retransmit", 4)))
+    if scheme == "coaps":
+        from coap.dtls import DtlsError
+        try:
+            ep = dtls_endpoint(host, port, params, flags)
+        except DtlsError as e:
+            print("dtls: %s" % e)
+            return 4
+        addr = ep.peer
+    else:
+        ep = UdpEndpoint("0.0.0.0", 0, params)
+        addr = resolve(host, port)
     if cmd == "ping":
         r = ep.ping(addr)
         ep.run_until(lambda: r.done, timeout_ms)
         if r.done and r.error is None:
             print("pong")
             return 0
+        if scheme == "coaps" and ep.error is not None and not ep.handshakes:
+            print("dtls: %s" % ep.error)
+            return 4
         print("timeout" if not r.done else r.error)
         return 2
     code = C.GET if cmd == "get" else C.POST
@@ -78,6 +133,11 @@ def client(cmd, pos, flags):
     ep.close()
     if "verbose" in flags:
         sys.stderr.write("retransmits=%d\n" % ep.ml.retransmitted)
+        if scheme == "coaps" and ep.hs_ms is not None:
+            sys.stderr.write("handshake_ms=%d cipher=%s\n" % (ep.hs_ms, ep.suite[0]))
+    if scheme == "coaps" and ep.error is not None and not ep.handshakes:
+        print("dtls: %s" % ep.error)
+        return 4
     if not r.done or r.error:
         print(r.error or "timeout")
         return 2

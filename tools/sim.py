@@ -11,6 +11,9 @@ a scripted scenario through the server's application-server side and prints a su
   BC          AS -> broadcast area; every registered UE echoes
   TOPIC       ue-2 subscribed to 'alerts'; AS publishes; ue-2 echoes
   SEGMENTED   AS -> ue-3 5 KB (segmented by the server), echoed back (segmented by ue-3)
+  GW A.3      AS -> gateway UE, appId 17 -> constrained UE without client (CoAP+JSON), echoed
+  GW A.2      AS -> gateway UE, appId 18 -> constrained UE without client (L3 binary), echoed
+  RELAY       AS -> ue-5, a constrained UE with client behind a relay UE, echoed
 
 With --loss PCT a lossy UDP proxy (tools/lossy.py) sits between the devices and the server:
 PCT %% loss each way plus a little duplication and reordering; the waits grow with the loss.
@@ -50,9 +53,14 @@ class Fleet:
         self.procs = {}
         self.logs = {}
 
+    def port(self, i):
+        return self.base + 20 + i
+
     def start(self, name, **cfg):
         c = {"ueServiceId": name, "server": self.server, "app": "echo",
              "listenPort": self.base + len(self.procs), "keepAliveSec": 0, "logLevel": "info"}
+        if cfg.get("role") == "cue":
+            del c["ueServiceId"], c["server"]
         c.update(cfg)
         path = os.path.join(self.dir, name + ".json")
         with open(path, "w") as f:
@@ -66,14 +74,19 @@ class Fleet:
     def stop(self):
         """SIGINT: each device de-registers and prints its STATUS line."""
         status = {}
-        for p in self.procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
+        # Devices behind a gateway or relay first, so that their de-registration still has a
+        # path to the server; then everyone else.
+        behind = [n for n in self.procs if n.startswith("cue-") or n == "ue-5"]
+        for group in (behind, [n for n in self.procs if n not in behind]):
+            for n in group:
+                if self.procs[n].poll() is None:
+                    self.procs[n].send_signal(signal.SIGINT)
+            for n in group:
+                try:
+                    self.procs[n].wait(10)
+                except subprocess.TimeoutExpired:
+                    self.procs[n].kill()
         for name, p in self.procs.items():
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
             log = self.logs[name]
             log.seek(0)
             for line in log.read().splitlines():
@@ -200,8 +213,17 @@ def main():
         fleet.start("ue-3")
         fleet.start("ue-4", app="sensor", periodSec=1, reportTo={"type": "UE", "addr": "ue-1"},
                     appId=9)
-        say("[1/7] registering 4 devices ...")
-        names = {"ue-1", "ue-2", "ue-3", "ue-4"}
+        fleet.start("gw-1", role="gateway", app="none", gatewayPort=fleet.port(0),
+                    gatewayL3Port=fleet.port(1), allowedAppIds=[17, 18])
+        fleet.start("relay-1", role="relay", app="none", gatewayPort=fleet.port(2))
+        time.sleep(0.3)  # let the gateway and the relay bind their ports
+        fleet.start("cue-a3", role="cue", gateway="coap://127.0.0.1:%d" % fleet.port(0),
+                    applicationId=17)
+        fleet.start("cue-a2", role="cue", gateway="udp://127.0.0.1:%d" % fleet.port(1),
+                    applicationId=18)
+        fleet.start("ue-5", firstHop="coap://127.0.0.1:%d" % fleet.port(2))
+        say("[1/8] registering 7 MSGin5G clients (2 more constrained UEs at the gateway) ...")
+        names = {"ue-1", "ue-2", "ue-3", "ue-4", "ue-5", "gw-1", "relay-1"}
         ok = wait_for(lambda: names <= {r["ueServiceId"] for r in st.registrations()}, 20 * slow)
         say("      registered: %s" % ", ".join(sorted(r["ueServiceId"] for r in st.registrations())))
         if not ok or fleet.dead():
@@ -210,18 +232,24 @@ def main():
             return 1
         # the topic subscription follows registration
         wait_for(lambda: st.stats()["topics"].get("alerts"), 5 * slow, step=0.1)
-        say("[2/7] A2P with report, answered P2A")
+        say("[2/8] A2P with report, answered P2A")
         sc.flow("A2P+P2A", "ue-1", "UE", b"hello ue-1", ["ue-1"], report=True, app_id=7)
-        say("[3/7] GROUP")
+        say("[3/8] GROUP")
         sc.flow("GROUP", "grp-1", "GROUP", b"group hello", ["ue-1", "ue-2", "ue-3"], report=True)
-        say("[4/7] BROADCAST")
-        sc.flow("BC", "area-1", "BC", b"broadcast hello", ["ue-1", "ue-2", "ue-3", "ue-4"][:3])
-        say("[5/7] TOPIC")
+        say("[4/8] BROADCAST")
+        # every registered UE gets it; the echo apps answer (ue-4 is a sensor, the gateway and
+        # the relay run no app)
+        sc.flow("BC", "area-1", "BC", b"broadcast hello", ["ue-1", "ue-2", "ue-3", "ue-5"])
+        say("[5/8] TOPIC")
         sc.flow("TOPIC", "alerts", "TOPIC", b"alert!", ["ue-2"])
-        say("[6/7] SEGMENTED 5 KB each way")
+        say("[6/8] SEGMENTED 5 KB each way")
         big = bytes((i * 7 + 3) % 256 for i in range(5 * 1024))
         sc.flow("SEGMENTED", "ue-3", "UE", big, ["ue-3"], report=True, timeout=30)
-        say("[7/7] P2P: ue-4 (sensor) -> ue-1 -> echo -> ue-4")
+        say("[7/8] constrained UEs: via the gateway (A.3 and A.2) and via the relay")
+        sc.flow("GW A.3", "gw-1", "UE", b"to the A.3 sensor", ["gw-1"], report=True, app_id=17)
+        sc.flow("GW A.2", "gw-1", "UE", b"to the A.2 sensor", ["gw-1"], report=True, app_id=18)
+        sc.flow("RELAY", "ue-5", "UE", b"through the relay", ["ue-5"], report=True)
+        say("[8/8] P2P: ue-4 (sensor) -> ue-1 -> echo -> ue-4")
         time.sleep(1.5)
         # under loss: let ue-4's echoes catch up (each reading is echoed by ue-1)
         if proxy:
@@ -261,7 +289,7 @@ def main():
         say("lossy proxy (%s):" % ("%g%% loss" % args.loss))
         for line in format_counters(pcount):
             say("  " + line)
-    if len(status) < 4:
+    if len(status) < 6:
         say("FAIL: not every device printed its final status (%s)" % sorted(status))
         sc.ok = False
     say("%s in %.1f s" % ("PASS: every expected delivery happened" if sc.ok else "FAIL",

@@ -134,9 +134,12 @@ class Endpoint:
 
     def respond(self, req, code, payload=b"", cf=None, options=None):
         """Answer a received request (piggybacked if still possible, else separate)."""
-        msg = Message(_ACK, code, req.mid, req.token, list(options) if options else [], payload)
+        msg = Message(_ACK, code, req.mid, req.token, [], payload)
         if cf is not None:
             msg.add(_CONTENT_FORMAT, cf)
+        if options:
+            for n, v in options:
+                msg.add(n, v)       # int, str or bytes values
         if req.mtype == _CON and not req.acked:
             req.acked = True
             self.ml.reply(req.addr, req.mid, encode(msg))

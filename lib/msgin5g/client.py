@@ -31,6 +31,8 @@ _UNAVAILABLE = const(0xA3)
 _SEEN = const(32)        # remembered msgIds for duplicate suppression (PC-26)
 _SEEN_MS = const(600000)  # ... for 10 min
 _RETRIES = const(3)      # PC-24: 5.03 / timeout retries
+_AGGR_ITEM = const(64)   # PC-29: only payloads up to 64 octets are aggregated
+_AGGR_BYTES = const(800)  # ... and the aggregate stays well under 1152 octets (PC-11)
 
 ACCEPTED = "ACCEPTED"
 STORED = "STORED"
@@ -57,7 +59,7 @@ class Out:
 class Client:
     def __init__(self, ep, server, ue_service_id, host, seg_size=512, ue_id=None,
                  keepalive_ms=120000, rereg_ms=86400000, queue_max=8, backoff_ms=30000,
-                 backoff_cap_ms=3600000, max_rx=8192, log=None, journal=None):
+                 backoff_cap_ms=3600000, max_rx=8192, log=None, journal=None, aggr_ms=0):
         self.ep = ep
         self.server = server
         self.host = host
@@ -96,6 +98,8 @@ class Client:
                       "duplicates": 0, "refused": 0, "reports_in": 0, "reports_out": 0,
                       "registrations": 0, "retries": 0}
         ep.resource("msgin5g/ue", self._downlink, prefix=True, methods=(_POST,))
+        self.aggr_ms = aggr_ms     # PC-29 aggregated sending window (0 = off)
+        self._aggr = {}            # "type:addr" -> [deadline, destAddr, [items], bytes]
         self.journal = journal
         if journal is not None:
             self._restore()
@@ -128,8 +132,38 @@ class Client:
             # On flash before anything else: survives a reset (raises JournalFull when full).
             self.journal.add(msg_id, wire.encode(wire.msg(self.me, d, msg_id, payload, app_id,
                                                           report, priority, store_fwd, expire)))
-        self._queue_msg(msg_id, payload, kw, done)
+        if self.aggr_ms and len(payload) <= _AGGR_ITEM and priority != "HIGH" and not store_fwd \
+                and expire is None:
+            self._aggregate(msg_id, payload, d, app_id, report, priority, done)
+        else:
+            self._queue_msg(msg_id, payload, kw, done)
         return msg_id
+
+    # PC-29: small messages to one destination within aggr_ms go as one aggregated MSG
+    def _aggregate(self, msg_id, payload, d, app_id, report, prio, done):
+        key = d["addrType"] + ":" + d["addr"]
+        a = self._aggr.get(key)
+        if a is None:
+            a = self._aggr[key] = [time.ticks_add(self.ep.clock(), self.aggr_ms), d, [], 0]
+        a[2].append((msg_id, payload, app_id, report, prio, done))
+        a[3] += len(payload) * 4 // 3 + 110     # JSON size estimate of one item
+        if report:
+            self._remember_report(msg_id, d["addr"])
+        if len(a[2]) >= wire.MAX_AGGR or a[3] >= _AGGR_BYTES:
+            self._flush_aggr(key)
+
+    def _flush_aggr(self, key):
+        dl, d, items, _ = self._aggr.pop(key)
+        if len(items) == 1:
+            mid, p, app, rep, prio, done = items[0]
+            self._queue_msg(mid, p, (d, app, False, prio, False, None), done)
+            return
+        outer = ids.new_msg_id()
+        body = wire.msg_aggr(self.me, d, outer, [wire.aggr_item(m, p, a, r, pr)
+                                                for m, p, a, r, pr, _ in items])
+        out = Out(wire.MSG, [body], outer)
+        out.items = [(i[0], i[5]) for i in items]
+        self._enqueue(out)
 
     def _queue_msg(self, msg_id, payload, kw, done=None):
         out = Out(wire.MSG, self._bodies(msg_id, payload, self.seg, kw), msg_id, done,
@@ -348,6 +382,12 @@ class Client:
             if out.cb:
                 out.cb(out.msg_id, status, cause)
             return
+        items = getattr(out, "items", None)
+        if items:                     # an aggregate: one outcome for each message in it
+            for mid, cb in items:
+                sub = Out(wire.MSG, (), mid, cb)
+                self._finish(sub, status, cause)
+            return
         if self.journal is not None and out.msg_id in self.journal:
             self.journal.done(out.msg_id)
         self.count[{ACCEPTED: "accepted", STORED: "stored"}.get(status, "failed")] += 1
@@ -499,13 +539,17 @@ class Client:
             self._ka_arm(now)
             if self.state == REGISTERED and self._ping is None:
                 self._ping = self.ep.ping(self.server, self._on_ping)
+        for key in list(self._aggr):
+            if time.ticks_diff(self._aggr[key][0], now) <= 0:
+                self._flush_aggr(key)
         for m in self.reasm.poll(now):
             self._q.insert(0, Out(m["msgType"], [m], m["msgId"]))
         self.hold.expire(now)
         self._pump(now)
         w = None
-        for t in (self._due, self._ka_due, self._q[0].not_before if self._q else None,
-                  time.ticks_add(now, 1000) if len(self.reasm) or len(self.hold) else None):
+        for t in [a[0] for a in self._aggr.values()] + [
+                  self._due, self._ka_due, self._q[0].not_before if self._q else None,
+                  time.ticks_add(now, 1000) if len(self.reasm) or len(self.hold) else None]:
             if t is not None:
                 d = max(time.ticks_diff(t, now), 0)
                 if w is None or d < w:

@@ -26,10 +26,10 @@ KEYS (the README copies this table):
 | `periodSec` | int >= 1 | `10` | sensor app: reporting period |
 | `reportTo` | string or `{"type","addr"}` | — | sensor target; a string is an AS id; required when app is sensor; returned as `{"type","addr"}` |
 | `appId` | int 0-65535 | `1` | Application ID of the device's application (PC-04) |
-| `gatewayPort` | int 1-65535 | `5683` | gateway role: A.3 CoAP port (PC-38) |
+| `gatewayPort` | int 1-65535 | `5683` | gateway role: A.3 CoAP port (PC-38); relay role: the port constrained UEs send to |
 | `gatewayL3Port` | int 1-65535 | `5690` | gateway role: A.2 L3 datagram port (PC-37) |
 | `allowedAppIds` | list of int 0-65535 | none | gateway role: Application IDs accepted (none = all) |
-| `maxDevices` | int 1-255 | `16` | gateway role: registered constrained UEs |
+| `maxDevices` | int 1-255 | `16` | gateway role: registered constrained UEs; relay role: constrained UEs it relays for |
 | `gateway` | URI | — | role cue: `coap://host[:port]` (A.3), `coaps://…` or `udp://host[:port]` (A.2); required for role cue |
 | `applicationId` | int 0-65535 | — | role cue: Application ID registered at the gateway; required for role cue |
 | `aggregateTx` | bool | `false` | send aggregated messages (PC-29) |
@@ -39,6 +39,7 @@ KEYS (the README copies this table):
 | `repl` | bool | `false` | run the asyncio REPL task (type `status()`, `send(...)` while the app runs) |
 | `watchdogMs` | int >= 0 | `0` | hardware watchdog timeout, fed from its own task; 0 = off |
 | `journal` | string (path) | none | persistent outbound queue file: what send() accepted survives power loss |
+| `aggrWindowSec` | int 1-3600 | `5` | with `aggregateTx`: how long small messages to one destination are collected (PC-29) |
 | `configServer` | URI | none | SEAL configuration server (PC-13): with `ueId`, `server`/`ueServiceId`/`segmentSize` are fetched at boot (a pre-configured `server` and `ueServiceId` are the fallback on 4.04) |
 """
 import json
@@ -150,6 +151,7 @@ SCHEMA = {
     "watchdogMs": (_INT, (0, None), 0, None),
     "journal": (_STR, None, None, None),
     "configServer": (_URI, None, None, None),
+    "aggrWindowSec": (_INT, (1, 3600), 5, None),
 }
 
 

@@ -48,7 +48,8 @@ class Device:
         c = Client(self.ep, resolve(hh, hp), cfg["ueServiceId"], host,
                    seg_size=cfg["segmentSize"], ue_id=cfg.get("ueId"),
                    keepalive_ms=cfg["keepAliveSec"] * 1000, rereg_ms=cfg["reRegPeriodSec"] * 1000,
-                   log=log.info, journal=j)
+                   log=log.info, journal=j,
+                   aggr_ms=cfg["aggrWindowSec"] * 1000 if cfg["aggregateTx"] else 0)
         self.client = c
         return c
 

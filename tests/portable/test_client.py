@@ -343,3 +343,43 @@ def test_journal_survives_restart_with_same_msg_ids():
                 os.remove(f)
             except OSError:
                 pass
+
+
+def test_aggregated_sending_window_and_outcomes():
+    w = World(aggr_ms=5000)
+    w.register()
+    ids = [w.c.send("as-1", b"r%d" % i, dest_type="AS", app_id=4, report=(i == 0))
+           for i in range(3)]
+    big = w.c.send("as-1", b"x" * 100, dest_type="AS")        # > 64 octets: alone, at once
+    urgent = w.c.send("as-1", b"u", dest_type="AS", priority="HIGH")
+    (m, b), = w.requests()
+    assert b["msgId"] == big and "aggrInd" not in b
+    w.answer(m, 0x44)
+    (m, b), = w.requests()
+    assert b["msgId"] == urgent
+    w.answer(m, 0x44)
+    assert w.requests() == []
+    w.advance(5000)
+    (m, b), = w.requests()
+    assert b["aggrInd"] is True and [x["msgId"] for x in b["msgs"]] == ids
+    assert b["msgs"][0]["delivStReqInd"] is True and b["msgs"][1]["appId"] == "4"
+    assert b["destAddr"] == {"addrType": "AS", "addr": "as-1"} and "payload" not in b
+    assert len(m.payload) < 1152
+    w.answer(m, 0x44)
+    assert [r[0] for r in w.results[2:]] == ids and all(r[1] == "ACCEPTED" for r in w.results)
+
+
+def test_aggregate_flushes_when_full():
+    w = World(aggr_ms=60000)
+    w.register()
+    for i in range(16):
+        w.c.send("ue-2", b"%02d" % i)
+    sent = []
+    for _ in range(2):                         # the size bound splits 16 items in two
+        (m, b), = w.requests()
+        assert len(m.payload) < 1152 and b["aggrInd"]
+        sent += [x["payload"] for x in b["msgs"]]
+        w.answer(m, 0x44)
+    from binascii import a2b_base64
+    assert [a2b_base64(p) for p in sent] == [b"%02d" % i for i in range(16)] and w.c._aggr == {}
+    assert len(w.results) == 16

@@ -293,3 +293,23 @@ def test_tick_wraparound_on_board_period():
     n.at(((1 << 30) - 500 + 1999) & ((1 << 30) - 1))
     assert n.take() == [] or n.ep.ml.pending    # MicroPython unix wraps at 2**62: still pending
     assert not r.done
+
+
+def test_response_options_accept_int_and_str_values():
+    n = Net()
+    n.ep.resource("busy", lambda req: (0xA3, b"", None, [(14, 30), (8, "loc")]))
+    n.recv(Message(CON, GET, 300, b"b").set_path("busy"))
+    (resp, _), = n.take()
+    assert resp.code == 0xA3 and resp.uint(14) == 30 and resp.opt(8) == b"loc"
+
+
+def test_memory_error_in_handler_asks_to_retry():
+    n = Net()
+
+    def hungry(req):
+        raise MemoryError
+
+    n.ep.resource("big", hungry)
+    n.recv(Message(CON, POST, 301, b"m").set_path("big"))
+    (resp, _), = n.take()
+    assert resp.code == 0xA3 and resp.uint(14) == 2
