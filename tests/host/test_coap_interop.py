@@ -64,15 +64,15 @@ def test_our_client_against_libcoap_server(libcoap_server):
 
 
 def test_our_client_retransmits_through_libcoap_loss(libcoap_server):
-    # The server drops half of the datagrams it sends: lost responses are recovered only by
-    # retransmission (P(no loss in 12 exchanges) = 0.5**12, about 0.02 %).
-    base = libcoap_server(17102, "-l", "50%")
+    # libcoap's deterministic loss list: the server fails to send its 1st, 3rd and 5th datagram.
+    # Each lost response costs exactly one retransmission of our CON request.
+    base = libcoap_server(17102, "-l", "1,3,5")
     total_retx = 0
-    for _ in range(12):
+    for _ in range(5):
         rc, out, err = mpcoap("get", base + "/time", "--verbose", timeout=120)
         assert rc == 0 and out.startswith("2.05"), (out, err)
         total_retx += int(err.split("retransmits=")[1].split()[0])
-    assert total_retx > 0
+    assert total_retx == 3
 
 
 def test_timeout_exit_code_when_nobody_listens():
