@@ -2,7 +2,7 @@
 # Board: /config.json (+ /secrets.json). Unix port: `micropython firmware/main.py CONFIG`.
 import sys
 
-from msgin5g import devconfig, log
+from msgin5g import log
 
 
 def _board(cfg):
@@ -29,11 +29,17 @@ def _secrets(config_path):
 
 def main(argv):
     path = argv[1] if len(argv) > 1 else "config.json"
+    from msgin5g import devconfig
     try:
         cfg = devconfig.load(path)
     except devconfig.ConfigError as e:
         print(e)          # one line naming the key
         return 2
+    # The validator is needed only once: unload it (about 5 KB of RAM on a board).
+    import msgin5g
+    del devconfig
+    del sys.modules["msgin5g.devconfig"]
+    delattr(msgin5g, "devconfig")
     log.set_level(cfg["logLevel"])
     b, safe = _board(cfg)
     if safe:

@@ -11,7 +11,8 @@ import time
 
 from coap.params import Params
 from coap.udp import UdpEndpoint, resolve
-from msgin5g import devconfig, log
+from msgin5g import log
+from msgin5g.uri import parse_uri
 
 
 class Device:
@@ -33,12 +34,12 @@ class Device:
     def start_client(self):
         from msgin5g.client import Client
         cfg = self.cfg
-        scheme, host, port = devconfig.parse_uri(cfg["server"])
+        scheme, host, port = parse_uri(cfg["server"])
         if scheme == "coap":
             log.warn("server %s is coap:// - traffic is not protected (PC-07)", host)
         hop = cfg.get("firstHop")
         if hop:
-            _, hh, hp = devconfig.parse_uri(hop)
+            _, hh, hp = parse_uri(hop)
         else:
             hh, hp = host, port
         j = None
@@ -147,7 +148,7 @@ class Device:
         """PC-13: fetch server address, UE Service ID and segment size at boot."""
         from msgin5g.configure import Configurator
         cfg = self.cfg
-        _, h, p = devconfig.parse_uri(cfg["configServer"])
+        _, h, p = parse_uri(cfg["configServer"])
         ev = asyncio.Event()
         res = []
 

@@ -11,7 +11,8 @@ import asyncio
 
 from coap.params import Params
 from coap.udp import UdpEndpoint, resolve
-from msgin5g import devconfig, log
+from msgin5g import log
+from msgin5g.uri import parse_uri
 
 
 def datagrams(ep, received, tick):
@@ -63,7 +64,7 @@ def _gateway(dev, c):
 def _relay(dev, c):
     from msgin5g.relay import Relay
     cfg = dev.cfg
-    _, host, port = devconfig.parse_uri(cfg["server"])
+    _, host, port = parse_uri(cfg["server"])
     ep = _udp(cfg["gatewayPort"])
     r = Relay(ep._send, resolve(host, port), host, max_ues=cfg["maxDevices"], log=log.info)
     datagrams(ep, r.received, r.tick)
@@ -75,7 +76,7 @@ def _relay(dev, c):
 async def _cue(dev):
     from msgin5g.appclient import AppClient
     cfg = dev.cfg
-    scheme, host, port = devconfig.parse_uri(cfg["gateway"])
+    scheme, host, port = parse_uri(cfg["gateway"])
     gw = resolve(host, port)
     ep = dev.ep
     if scheme == "udp":     # A.2 (PC-37) on the device socket
