@@ -166,10 +166,15 @@ def encode_into(msg, buf):
     return i
 
 
+_scratch = bytearray(1280)   # encode() writes here first: one allocation per message
+
+
 def encode(msg):
-    buf = bytearray(encoded_size(msg))
-    n = encode_into(msg, buf)
-    return bytes(buf) if n == len(buf) else bytes(memoryview(buf)[:n])
+    """msg -> bytes (one allocation for a message up to 1280 octets)."""
+    if encoded_size(msg) > len(_scratch):
+        buf = bytearray(encoded_size(msg))
+        return bytes(memoryview(buf)[:encode_into(msg, buf)])
+    return bytes(memoryview(_scratch)[:encode_into(msg, _scratch)])
 
 
 def _big(data, v, i, n):

@@ -17,8 +17,21 @@ _ACK = const(2)
 _RST = const(3)
 
 
-def _urandom_unit():
-    return os.urandom(1)[0] / 256
+class _Jitter:
+    """Cheap xorshift for retransmission jitter (no syscall per message); seeded from
+    os.urandom so that devices booted together do not retransmit in step."""
+
+    def __init__(self):
+        r = os.urandom(4)
+        self.x = (r[0] << 24 | r[1] << 16 | r[2] << 8 | r[3]) or 1
+
+    def __call__(self):
+        x = self.x
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        self.x = x
+        return (x & 0xFFFF) / 65536
 
 
 class Tx:
@@ -39,7 +52,7 @@ class MessageLayer:
         self.send_raw = send
         self.p = params
         self.upper = upper
-        self.rand = rand or _urandom_unit
+        self.rand = rand or _Jitter()
         r = os.urandom(2)
         self.mid = r[0] << 8 | r[1]   # random start (RFC 7252 4.4)
         self.pending = {}             # mid -> Tx

@@ -94,7 +94,8 @@ class UdpEndpoint(Endpoint):
     def call(self, addr, code, path=None, payload=b"", **kw):
         """Blocking request for plain loops, scripts and the REPL; returns the finished Req."""
         r = self.request(addr, code, path, payload, **kw)
-        self.run_until(lambda: r.done)
+        while not r.done:       # the request's own timers end it (timeout, reset)
+            self.poll(1000)
         return r
 
     # ---------------- asyncio ----------------
