@@ -47,7 +47,11 @@ def main(argv):
         return 0
     from msgin5g.device import Device
     import asyncio
-    dev = Device(cfg, b, _secrets(path))
+    try:
+        dev = Device(cfg, b, _secrets(path))
+    except Exception as e:   # e.g. coap.dtls.DtlsError: bad or missing credentials
+        print("start-up: %s" % e)
+        return 2
     log.info("starting %s as %s (%s)", cfg["app"], cfg.get("ueServiceId"), cfg["role"])
     try:
         asyncio.run(dev.main())

@@ -34,6 +34,7 @@ import time
 from binascii import unhexlify
 from micropython import const
 
+from coap.endpoint import Req
 from coap.udp import UdpEndpoint, resolve
 
 try:
@@ -55,6 +56,7 @@ _ECONNREFUSED = const(111)
 _FATAL_ALERT = const(-0x7780)  # MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE
 _HS_STEP = const(100)     # ms between handshake pumps when nothing arrives
 _MAX_QUEUED = const(4)    # datagrams kept while the handshake runs
+_RX_MAX = const(1500)     # largest DTLS datagram read (Ethernet MTU); bufsize if larger
 
 
 class DtlsError(Exception):
@@ -124,14 +126,19 @@ class _Dgram(io.IOBase):
     """Stream proxy between Mbed TLS and the UDP socket: one datagram per read/write. Never
     raises into Mbed TLS (an exception there would unwind through C); remembers the error."""
 
-    def __init__(self, sock):
+    def __init__(self, sock, cap):
         self.s = sock
+        self.cap = cap
         self.err = None
 
     def readinto(self, buf):
-        # recv, not the socket's readinto(): that one loops and would join datagrams
+        # recv, not the socket's readinto(): that one loops and would join datagrams. Mbed
+        # TLS offers its whole ~16.7 KB input buffer each time; recv() of that much would
+        # allocate 16.7 KB per datagram, so ask for at most `cap` (a larger datagram is cut:
+        # servers keep DTLS datagrams to the path MTU, libcoap to 1152 octets).
+        n = len(buf)
         try:
-            d = self.s.recv(len(buf))
+            d = self.s.recv(n if n < self.cap else self.cap)
         except OSError as e:
             if e.args[0] not in (_EAGAIN, _ETIMEDOUT):
                 self.err = e
@@ -166,13 +173,14 @@ class DtlsEndpoint(UdpEndpoint):
     server certificate (labs only). Datagrams addressed to another peer are dropped.
     """
 
-    def __init__(self, host, port=5684, psk_identity=None, psk=None, ca=None, cert=None,
-                 key=None, params=None, local_host="0.0.0.0", local_port=0,
+    def __init__(self, host, port=5684, params=None, psk_identity=None, psk=None, ca=None,
+                 cert=None, key=None, local_host="0.0.0.0", local_port=0,
                  server_hostname=None, verify=True, ciphers=None, hs_timeout_ms=10000,
                  retry_ms=5000, bufsize=1280, **kw):
         if tls is None:
             raise DtlsError("DTLS is not available on this platform")
         self.ctx = self._context(psk_identity, psk, ca, cert, key, verify, ciphers)
+        self.psk_mode = psk is not None
         self.peer = resolve(host, port)
         self.host = host
         self.server_hostname = server_hostname or host
@@ -180,7 +188,7 @@ class DtlsEndpoint(UdpEndpoint):
         self.retry_ms = retry_ms
         UdpEndpoint.__init__(self, local_host, local_port, params, bufsize, **kw)
         self.sock.connect(self.peer)   # the kernel now drops datagrams from anyone else
-        self._io = _Dgram(self.sock)
+        self._io = _Dgram(self.sock, max(bufsize, _RX_MAX))
         self._ss = None        # SSLSocket of the current session (None: no session)
         self._up = False       # handshake complete
         self._out = []         # datagrams waiting for the handshake
@@ -194,6 +202,8 @@ class DtlsEndpoint(UdpEndpoint):
         self.dropped = 0       # datagrams not sent (other peer, or queue overflow)
 
     def _context(self, ident, psk, ca, cert, key, verify, ciphers):
+        if (cert is None) != (key is None):
+            raise DtlsError("client certificate needs both cert and key")
         ctx = tls.SSLContext(tls.PROTOCOL_DTLS_CLIENT)
         try:
             if psk is not None:
@@ -215,9 +225,7 @@ class DtlsEndpoint(UdpEndpoint):
                     raise DtlsError("no credentials: give psk_identity+psk, or ca (DER)")
                 else:
                     ctx.verify_mode = tls.CERT_NONE
-                if cert is not None or key is not None:
-                    if cert is None or key is None:
-                        raise DtlsError("client certificate needs both cert and key")
+                if cert is not None:
                     ctx.load_cert_chain(cert, key)
             if ciphers:
                 ctx.set_ciphers(list(ciphers))
@@ -237,6 +245,14 @@ class DtlsEndpoint(UdpEndpoint):
         return self.suite if self._up else None
 
     def _start(self, now):
+        # Flush what is waiting: stale datagrams and a pending ICMP error (ECONNREFUSED left by
+        # our last close_notify to a dead server) would otherwise fail the new handshake.
+        for _ in range(_MAX_QUEUED):
+            try:
+                self.sock.recv(self.bufsize)
+            except OSError as e:
+                if e.args[0] in (_EAGAIN, _ETIMEDOUT):
+                    break
         self._io.err = None
         try:
             self._ss = self.ctx.wrap_socket(self._io, server_side=False,
@@ -262,8 +278,9 @@ class DtlsEndpoint(UdpEndpoint):
                 return
             if n is None:
                 if time.ticks_diff(now, self._t0) >= self.hs_timeout_ms:
-                    self._fail("handshake failed: no answer within %d ms (wrong PSK or "
-                               "identity, or no DTLS server there)" % self.hs_timeout_ms, now)
+                    self._fail("handshake failed: no answer within %d ms (%sno DTLS server "
+                               "there)" % (self.hs_timeout_ms, "wrong PSK or identity, or "
+                                           if self.psk_mode else ""), now)
                 return
             if not self._up:
                 self._up = True
@@ -332,7 +349,7 @@ class DtlsEndpoint(UdpEndpoint):
             return
         now = time.ticks_ms()
         if self._ss is None:
-            if self._next_try is not None and time.ticks_diff(self._next_try, now) > 0:
+            if self._backoff():
                 raise OSError(_EAGAIN)     # backing off after a failure: looks like loss
             self._start(now)
             if self._ss is None:
@@ -343,6 +360,18 @@ class DtlsEndpoint(UdpEndpoint):
         self._out.append(bytes(data))
         self._pump(now)
         self.kick()
+
+    def _backoff(self):
+        """True while no new handshake may start (retry_ms after a failed one)."""
+        nt = self._next_try
+        return self._ss is None and nt is not None and time.ticks_diff(nt, time.ticks_ms()) > 0
+
+    def send_request(self, addr, msg, callback=None, timeout=None):
+        if self._backoff():   # fail fast with the reason instead of timing out
+            req = Req(addr, msg, callback)
+            req.finish(None, str(self.error))
+            return req
+        return UdpEndpoint.send_request(self, addr, msg, callback, timeout)
 
     def connect(self, timeout_ms=None):
         """Blocking: handshake now (a CoAP ping carries it and checks that the server

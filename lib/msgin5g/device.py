@@ -23,13 +23,25 @@ class Device:
         self.board = board
         self.secrets = secrets or {}
         self.t0 = time.ticks_ms()
-        self.ep = UdpEndpoint("0.0.0.0", cfg["listenPort"], Params(), log=log.warn)
+        self.ep = self._endpoint(self.secrets)
         self.client = None
         self.app = None
         self.role = None
         self.wifi = None
         self._wake = None
         Device.current = self
+
+    def _endpoint(self, secrets):
+        # PC-07/PC-08: a coaps:// server -> one DTLS session to the first hop; keys from secrets
+        cfg = self.cfg
+        if cfg["role"] != "cue" and cfg.get("server") and parse_uri(cfg["server"])[0] == "coaps":
+            from coap.dtls import DtlsEndpoint, credentials
+            _, sh, _ = parse_uri(cfg["server"])
+            _, host, port = parse_uri(cfg.get("firstHop") or cfg["server"], "coaps")
+            return DtlsEndpoint(host, port, Params(), local_port=cfg["listenPort"],
+                                server_hostname=sh, log=log.warn,
+                                **credentials(secrets, cfg.get("ueServiceId")))
+        return UdpEndpoint("0.0.0.0", cfg["listenPort"], Params(), log=log.warn)
 
     def start_client(self):
         from msgin5g.client import Client
@@ -46,7 +58,8 @@ class Device:
         if cfg.get("journal"):
             from msgin5g.journal import Journal
             j = Journal(cfg["journal"])
-        c = Client(self.ep, resolve(hh, hp), cfg["ueServiceId"], host,
+        c = Client(self.ep, getattr(self.ep, "peer", None) or resolve(hh, hp),
+                   cfg["ueServiceId"], host,
                    seg_size=cfg["segmentSize"], ue_id=cfg.get("ueId"),
                    keepalive_ms=cfg["keepAliveSec"] * 1000, rereg_ms=cfg["reRegPeriodSec"] * 1000,
                    log=log.info, journal=j,
