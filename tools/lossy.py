@@ -15,6 +15,7 @@ Library (asyncio):
     p = LossyProxy(listen=("127.0.0.1", 20001), target=("127.0.0.1", 20000),
                    loss=0.2, dup=0.05, reorder=0.05, delay_ms=(0, 20), seed=1,
                    down={"loss": 0.1})        # per-direction overrides
+    # scripted loss on top: down={"drop_if": lambda data, client: ...}  (True = drop)
     await p.start(); ...; p.counters()  ->  {"up": {...}, "down": {...}, "clients": n}
     await p.stop()
 
@@ -51,7 +52,7 @@ class Impair:
     """Impairments of one direction and its seeded random source."""
 
     def __init__(self, loss=0.0, dup=0.0, reorder=0.0, delay_ms=(0, 0), reorder_ms=30,
-                 seed=0, name="up"):
+                 seed=0, name="up", drop_if=None):
         for k, v in (("loss", loss), ("dup", dup), ("reorder", reorder)):
             if not 0.0 <= v <= 1.0:
                 raise ValueError("%s must be a probability in 0..1" % k)
@@ -63,6 +64,7 @@ class Impair:
         self.loss, self.dup, self.reorder = loss, dup, reorder
         self.delay_ms = (lo, hi)
         self.reorder_ms = reorder_ms    # a held datagram goes out at the latest after this
+        self.drop_if = drop_if          # scripted loss: drop_if(data, client_addr) -> bool
         self.rng = random.Random("%s/%s" % (seed, name))
 
     def describe(self):
@@ -225,6 +227,9 @@ class LossyProxy:
         c = self.count[d]
         rng = imp.rng
         c["received"] += 1
+        if imp.drop_if is not None and imp.drop_if(data, up.client):
+            c["dropped"] += 1
+            return
         if rng.random() < imp.loss:
             c["dropped"] += 1
             return

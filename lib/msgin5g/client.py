@@ -211,7 +211,7 @@ class Client:
         self._enqueue(Out(wire.TOPICUNSUB, [wire.topicunsub(self.me, m, list(topics))], m, done))
 
     def queued(self):
-        return len(self._q) + (1 if self._cur else 0)
+        return len(self._q)   # the one in flight (_cur) stays in _q until it is done
 
     def status(self):
         s = {"state": self.state, "ueServiceId": self.id, "queued": self.queued(),
@@ -301,8 +301,11 @@ class Client:
 
     def _enqueue(self, out):
         if len(self._q) >= self.queue_max:
-            old = self._q.pop(0)   # PC-39: drop the oldest and say so
-            self._finish(old, FAILED, "queue overflow")
+            # PC-39: drop the oldest and say so - but never the one in flight (its outcome is
+            # still to come: it would be reported FAILED and then ACCEPTED)
+            i = 1 if self._q[0] is self._cur else 0
+            if i < len(self._q):
+                self._finish(self._q.pop(i), FAILED, "queue overflow")
         self._q.append(out)
         self._pump(self.ep.clock())
         self.ep.kick()

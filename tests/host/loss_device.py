@@ -6,7 +6,8 @@
 # ACK_MS   CoAP ACK_TIMEOUT of the device endpoint (RFC 7252 default 2000). Tests scale it down
 #          (same MAX_RETRANSMIT = 4, so the same loss statistics) to fit their time budget.
 # gen      instead of the configured app, send N messages "p2p <me> <i>" to UE PEER (store and
-#          forward), at most WINDOW queued at once; count every outcome and every message
+#          forward), at most WINDOW not yet echoed back (so that the peer's uplink queue,
+#          PC-39, does not overflow on a slow lossy link); count every outcome and every message
 #          received (the peer echoes); print "GEN {json}" once all N outcomes and N distinct
 #          echoes are in. The STATUS line still comes on SIGINT.
 import sys
@@ -42,7 +43,7 @@ async def _gen(dev, peer, n, window):
     sent = []
     i = 0
     while i < n:
-        if len(sent) - len(outcomes) < window:
+        if len(sent) - len(echoes) < window:
             sent.append(c.send(peer, "p2p %s %d" % (c.id, i), store_fwd=True, done=done))
             i += 1
         else:

@@ -109,11 +109,22 @@ def test_endpoint_target_detects_a_wedged_peer(monkeypatch):
 
 
 def test_client_target_detects_double_outcome(monkeypatch):
-    # A shrunk fuzz input that makes Client._enqueue drop the message in flight (bug B2
-    # below): with the allowance off, the target reports it.
-    monkeypatch.setattr(fuzz, "KNOWN_OVERFLOW_BUG", False)
+    # The exactly-one-outcome property is not vacuous: with bug B2 put back (the overflow
+    # drops the message in flight), this shrunk fuzz input is caught.
+    from msgin5g.client import FAILED, Client
+
+    def enqueue_b2(self, out):
+        if len(self._q) >= self.queue_max:
+            self._finish(self._q.pop(0), FAILED, "queue overflow")
+        self._q.append(out)
+        self._pump(self.ep.clock())
+        self.ep.kick()
+
+    monkeypatch.setattr(Client, "_enqueue", enqueue_b2)
     with pytest.raises(AssertionError, match="queue overflow"):
         fuzz.fuzz_client(_OVERFLOW_INPUT)
+    monkeypatch.undo()
+    fuzz.fuzz_client(_OVERFLOW_INPUT)
 
 
 _OVERFLOW_INPUT = (
@@ -156,9 +167,10 @@ def test_b1_segconfir_jumping_the_queue_while_a_request_is_in_flight():
     assert b3["msgId"] == mid
 
 
-@pytest.mark.xfail(strict=True, reason="bug B2: Client._enqueue drops the in-flight message "
-                   "on overflow, which then gets two outcomes (FAILED, then ACCEPTED)")
 def test_b2_overflow_never_drops_the_message_in_flight():
+    """Bug B2 (found by the client target, fixed in Client._enqueue): on overflow the queue
+    head was dropped even while its request was in flight, so that message got two outcomes,
+    FAILED "queue overflow" and then ACCEPTED."""
     w = _world(queue_max=2)
     w.register()
     a = w.c.send("x1", b"1")
@@ -180,3 +192,24 @@ def test_wire_decode_never_raises_on_json_values():
             d = dict(base, aggrInd=True) if k in ("msgs", "reports") else dict(base)
             d[k] = v
             fuzz.fuzz_wire(json.dumps(d).encode())
+
+
+@pytest.mark.xfail(strict=True, reason="bug B3: Endpoint.send_request with a token already in "
+                   "use overwrites the older request in _reqs; it never finishes")
+def test_b3_request_with_a_token_in_use_still_finishes():
+    """Bug B3 (found by the endpoint target with atheris; not fixed): send_request() keeps
+    requests in a dict by token, so a second request with the same token silently replaces
+    the first, whose callback is then never called (no response, no timeout). Endpoint.request
+    draws 4 random octets, so this needs a caller-chosen token (send_request's contract:
+    'its token is used as given') or a 1 in 2**32 collision; a caller waiting on the callback
+    (the Client's _req) would wait for ever. Fix: refuse a token in use (finish at once with
+    an error such as 'busy') or draw a fresh one."""
+    from coap.codec import Message
+    w = fuzz.EpWorld()
+    done = []
+    reqs = [w.ep.send_request(fuzz.PEERS[0], Message(fuzz.NON, fuzz.GET, 0, b"\xfe", []),
+                              callback=done.append) for _ in range(2)]
+    for _ in range(50):
+        w.clock.t += 10000
+        w.ep.tick()
+    assert all(r.done for r in reqs) and len(done) == 2
