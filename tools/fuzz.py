@@ -149,6 +149,10 @@ def fuzz_a3(data):
 
 
 # ------------------------------------------------------------------ endpoint
+# Known bug B4 (test_fuzz.py::test_b4_*): MessageLayer.cancel() frees the peer's NSTART slot
+# but does not start the backlog, so a request queued behind one that ended by a separate
+# CON/NON response (or by Endpoint.cancel / a deadline) is never sent. Set False once fixed.
+KNOWN_B4 = False
 PEERS = (("10.0.0.1", 5683), ("10.0.0.2", 5683), ("10.0.0.3", 40000))
 FRESH = ("10.9.9.9", 5683)
 
@@ -231,6 +235,8 @@ def fuzz_endpoint(data):
         w.clock.t += max(wait, 1)
     assert w.clock.t - t0 <= (p.backlog + p.max_pending + 1) * p.exchange_lifetime()
     ml = ep.ml
+    if KNOWN_B4 and ml.backlog and not ml.pending and not ml.busy:
+        return      # bug B4: a cancelled exchange does not start the backlog
     assert not ml.pending and not ml.backlog and not ml.busy, "exchanges left after lifetime"
     assert not ep._reqs, "client requests left after lifetime"
     assert all(r.done for r in w.reqs), "a request never finished"
@@ -407,6 +413,8 @@ class ClientWorld:
 
     def downlink(self, payload, path=("msgin5g", "ue", "ue-1"), cf=50, mtype=CON, peer=SRV):
         self.mid = (self.mid + 1) & 0xFFFF
+        while (peer, self.mid) in self.ep.ml._di:   # a fresh MID (raw datagrams use some)
+            self.mid = (self.mid + 1) & 0xFFFF
         m = Message(mtype, POST, self.mid, b"d%d" % self.mid, [], payload)
         m.set_path(list(path))
         if cf is not None:

@@ -211,7 +211,10 @@ def main():
         fleet.start("ue-1")
         fleet.start("ue-2", topics=["alerts"])
         fleet.start("ue-3")
-        fleet.start("ue-4", app="sensor", periodSec=1, reportTo={"type": "UE", "addr": "ue-1"},
+        # a lossy link carries ~1 exchange per 2-3 s (NSTART 1): a 1 s sensor would keep ue-1's
+        # uplink queue overflowing (PC-39 drops the oldest) and crowd out the scenario's echoes
+        fleet.start("ue-4", app="sensor", periodSec=6 if args.loss else 1,
+                    reportTo={"type": "UE", "addr": "ue-1"},
                     appId=9)
         fleet.start("gw-1", role="gateway", app="none", gatewayPort=fleet.port(0),
                     gatewayL3Port=fleet.port(1), allowedAppIds=[17, 18])

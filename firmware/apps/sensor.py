@@ -2,6 +2,8 @@
 import asyncio
 import json
 
+from msgin5g import log
+
 
 class Sensor:
     def __init__(self, dev):
@@ -22,8 +24,11 @@ class Sensor:
         c = self.dev.client
         while True:
             await asyncio.sleep_ms(period)
-            c.send(self.dest, self.reading(), dest_type=self.dest_type,
-                   app_id=self.dev.cfg["appId"])
+            try:
+                c.send(self.dest, self.reading(), dest_type=self.dest_type,
+                       app_id=self.dev.cfg["appId"])
+            except Exception as e:   # e.g. JournalFull while the server is unreachable
+                log.warn("sensor: reading %d not sent: %s", self.n, e)
 
 
 def start(dev):

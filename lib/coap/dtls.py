@@ -315,7 +315,7 @@ class DtlsEndpoint(UdpEndpoint):
         txs = list(ml.pending.values()) + ml.backlog
         del ml.backlog[:]
         for tx in txs:
-            ml.cancel(tx)
+            ml.cancel(tx, now)
             if tx.ctx is not None:
                 self._end(tx.ctx, None, msg)
         for req in list(self._reqs.values()):

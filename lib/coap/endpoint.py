@@ -176,6 +176,9 @@ class Endpoint:
         if len(self._reqs) >= self.p.max_pending:
             req.finish(None, "busy")
             return req
+        if msg.token in self._reqs:
+            req.finish(None, "busy")   # token in use: never orphan the older request
+            return req
         now = self.clock()
         self._reqs[msg.token] = req
         req.timeout = timeout
@@ -204,7 +207,7 @@ class Endpoint:
 
     def cancel(self, req):
         if req.tx:
-            self.ml.cancel(req.tx)
+            self.ml.cancel(req.tx, self.clock())
         self._end(req, None, "cancelled")
 
     def _end(self, req, resp, err):
@@ -260,7 +263,7 @@ class Endpoint:
         if msg.mtype == _CON:
             self.ml.reply(addr, msg.mid, bytes((0x60, 0, msg.mid >> 8, msg.mid & 0xFF)))
         if req.tx:
-            self.ml.cancel(req.tx)  # its ACK was lost; the response implies it
+            self.ml.cancel(req.tx, self.clock())  # its ACK was lost; the response implies it
         self._end(req, msg, None)
 
     # ---------------- I/O entry points ----------------
@@ -295,7 +298,7 @@ class Endpoint:
         if late:
             for req in late:
                 if req.tx:
-                    self.ml.cancel(req.tx)
+                    self.ml.cancel(req.tx, self.clock())
                 self._end(req, None, "timeout")
         return wait
 

@@ -120,10 +120,14 @@ class MessageLayer:
             self._dr[s] = data
         self._out(data, addr)
 
-    def cancel(self, tx):
-        """Stop retransmitting tx (e.g. its separate response already arrived)."""
-        if self.pending.get(tx.msg.mid) is tx:
+    def cancel(self, tx, now):
+        """Stop retransmitting tx (e.g. its separate response already arrived), or take it off
+        the backlog if it never went out; the freed NSTART slot goes to the next in line."""
+        if tx in self.backlog:
+            self.backlog.remove(tx)
+        elif self.pending.get(tx.msg.mid) is tx:
             self._release(tx)
+            self._drain_backlog(now)
 
     def _release(self, tx):
         del self.pending[tx.msg.mid]

@@ -102,6 +102,9 @@ class Client:
         self._aggr = {}            # "type:addr" -> [deadline, destAddr, [items], bytes]
         self.journal = journal
         if journal is not None:
+            # Journaled messages are never dropped on overflow: the journal's own bound (send()
+            # raises JournalFull) is the limit, and a restored backlog fits the queue.
+            self.queue_max = max(queue_max, journal.max_records + 8)
             self._restore()
 
     # ------------------------------------------------------------ application API
@@ -262,6 +265,7 @@ class Client:
             wait = self.backoff.next()
         self.state = BACKOFF
         self._due = time.ticks_add(now, wait)
+        self.ep.kick()          # wake the timer for the retry (it may be sleeping up to 60 s)
 
     def _resubscribe(self):
         for o in self._q:
@@ -345,6 +349,7 @@ class Client:
             wait = r.response.uint(_MAX_AGE, 60) * 1000 if code == _UNAVAILABLE else \
                 self.backoff.first >> 3 << out.tries
             out.not_before = time.ticks_add(now, wait)
+            self.ep.kick()      # wake the timer: nothing else may come before the retry is due
             return
         if code < 0x80:
             st = resp.get("status") if resp and resp.get("msgType") == wire.MSGRESP else None
@@ -422,6 +427,9 @@ class Client:
         p = req.path()
         if len(p) != 3 or p[2] != self.id:
             return _NOT_FOUND           # PC-09: not addressed to me
+        if req.addr != self.server:
+            self.count["refused"] += 1
+            return _FORBIDDEN           # downlinks come only from the server (or our first hop)
         if req.content_format != _CF_JSON:
             return _UNSUPPORTED_CF
         try:

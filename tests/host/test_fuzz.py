@@ -194,8 +194,6 @@ def test_wire_decode_never_raises_on_json_values():
             fuzz.fuzz_wire(json.dumps(d).encode())
 
 
-@pytest.mark.xfail(strict=True, reason="bug B3: Endpoint.send_request with a token already in "
-                   "use overwrites the older request in _reqs; it never finishes")
 def test_b3_request_with_a_token_in_use_still_finishes():
     """Bug B3 (found by the endpoint target with atheris; not fixed): send_request() keeps
     requests in a dict by token, so a second request with the same token silently replaces
@@ -213,3 +211,43 @@ def test_b3_request_with_a_token_in_use_still_finishes():
         w.clock.t += 10000
         w.ep.tick()
     assert all(r.done for r in reqs) and len(done) == 2
+
+
+def _b4_world():
+    from coap.codec import Message
+    w = fuzz.EpWorld()
+    peer = fuzz.PEERS[0]
+    r1 = w.ep.request(peer, fuzz.GET, "a")
+    r2 = w.ep.request(peer, fuzz.GET, "b")       # NSTART = 1: waits in the backlog
+    (d1, _), = w.out
+    return w, peer, r1, r2, codec.decode(d1), Message
+
+
+def test_b4_separate_response_starts_the_backlog():
+    """Bug B4 (found by the endpoint target with atheris; not fixed): when a request ends by
+    a separate response in a CON or NON (its empty ACK was lost, RFC 7252 5.2.2), the endpoint
+    calls MessageLayer.cancel(), which frees the peer's NSTART slot but never calls
+    _drain_backlog(); a request queued behind it for the same peer is never sent and, with no
+    deadline, never finishes (tick() returns None: idle). The same happens when a request ends
+    by Endpoint.cancel() or by its own timeout deadline. A Client whose request sits in that
+    backlog (e.g. behind a keep-alive ping or a gateway's request) waits for ever.
+    Fix: cancel(tx, now) drains the backlog after _release (the endpoint passes its clock)."""
+    w, peer, r1, r2, m1, Message = _b4_world()
+    w.ep.received(codec.encode(Message(fuzz.CON, 0x45, 0x4000, m1.token, [], b"x")), peer)
+    assert r1.done and r1.response.code == 0x45
+    for _ in range(20):
+        w.clock.t += 10000
+        w.ep.tick()
+    sent = [codec.decode(d) for d, a in w.out[1:] if a == peer]
+    assert any(m.token == r2.token for m in sent), "queued request never sent"
+    assert r2.done
+
+
+def test_b4b_cancelled_backlogged_request_is_not_sent():
+    """Bug B4b (same area): Endpoint.cancel() on a request still in the backlog leaves its Tx
+    there; it is sent later although cancelled (its response is then unexpected)."""
+    w, peer, r1, r2, m1, Message = _b4_world()
+    w.ep.cancel(r2)
+    w.ep.received(codec.encode(Message(fuzz.ACK, 0x45, m1.mid, m1.token, [], b"x")), peer)
+    assert r1.done
+    assert not [d for d, a in w.out[1:] if codec.decode(d).token == r2.token]

@@ -196,6 +196,11 @@ def test_receive_refusals():
     good = wire.msg(wire.addr("UE", "a"), wire.addr("UE", "ue-1"),
                     "11111111-2222-4333-8444-555555555557", b"x")
     assert w.downlink(good, path=("msgin5g", "ue", "ue-2")).code == 0x84   # not me
+    m = Message(CON, POST, 899, b"sp", [], wire.encode(good)).set_path("msgin5g/ue/ue-1")
+    m.add(12, 50)
+    w.ep.received(encode(m), ("10.6.6.6", 5683))                        # not the server
+    (r,) = w.take()
+    assert r.code == 0x83
     assert w.downlink(good, cf=0, mid=904).code == 0x8F                   # not JSON
     assert w.downlink(None, raw=b"{not json", mid=905).code == 0x80
     bad = dict(good)
