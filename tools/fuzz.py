@@ -366,7 +366,7 @@ def json_doc(src, ctx=_IDS):
 # ------------------------------------------------------------------ client
 SRV = ("10.0.0.9", 5683)
 OTHER = ("10.0.0.66", 5683)
-_DL_CODES = (0x44, 0x80, 0x84, 0x85, 0x8D, 0x8F, 0xA3)
+_DL_CODES = (0x44, 0x80, 0x83, 0x84, 0x85, 0x8D, 0x8F, 0xA3)   # 0x83: not from the server
 
 
 class ClientWorld:
