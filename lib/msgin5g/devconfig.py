@@ -39,6 +39,7 @@ KEYS (the README copies this table):
 | `repl` | bool | `false` | run the asyncio REPL task (type `status()`, `send(...)` while the app runs) |
 | `watchdogMs` | int >= 0 | `0` | hardware watchdog timeout, fed from its own task; 0 = off |
 | `journal` | string (path) | none | persistent outbound queue file: what send() accepted survives power loss |
+| `deepSleep` | bool | `false` | sensor app: one reading per wake-up, then `machine.deepsleep` for `periodSec` (duty cycle) |
 | `aggrWindowSec` | int 1-3600 | `5` | with `aggregateTx`: how long small messages to one destination are collected (PC-29) |
 | `configServer` | URI | none | SEAL configuration server (PC-13): with `ueId`, `server`/`ueServiceId`/`segmentSize` are fetched at boot (a pre-configured `server` and `ueServiceId` are the fallback on 4.04) |
 """
@@ -106,6 +107,7 @@ SCHEMA = {
     "journal": (_STR, None, None, None),
     "configServer": (_URI, None, None, None),
     "aggrWindowSec": (_INT, (1, 3600), 5, None),
+    "deepSleep": (_BOOL, None, False, None),
 }
 
 
