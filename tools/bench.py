@@ -170,8 +170,22 @@ def _fail(stage, p):
     return False, {}
 
 
+SENSOR = (["lib/coap/%s.py" % m for m in ("__init__", "codec", "params", "message", "endpoint",
+                                          "udp")] +
+          ["lib/msgin5g/%s.py" % m for m in ("__init__", "ids", "wire", "segment", "registration",
+                                             "client", "device", "log", "devconfig", "uri",
+                                             "repl", "aiorepl")] +
+          ["boards/board.py", "boards/wifi.py", "firmware/apps/__init__.py",
+           "firmware/apps/sensor.py"])
+
+
 def board_figures():
     print("== Firmware per board (issue 5)")
+    for board, arch, f in (("rp2040", "armv6m", "boards/board_rp2040.py"),
+                           ("esp32", "xtensawin", "boards/board_esp32.py")):
+        line("sensor device firmware .mpy, %s (%s)" % (board, arch),
+             "%d  (target <= 32768)" % mpy_size(SENSOR + [f], arch))
+    print("   whole tree (every role), per board:")
     r = subprocess.run([sys.executable, "tools/build_mpy.py", "--all", "--sizes"], cwd=ROOT,
                        capture_output=True, text=True)
     for l in r.stdout.splitlines():

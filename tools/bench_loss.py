@@ -38,6 +38,8 @@ def main():
     ap.add_argument("--messages", type=int, default=1000)
     ap.add_argument("--devices", type=int, default=20)
     ap.add_argument("--loss", type=float, default=20.0, help="loss %% each way")
+    ap.add_argument("--up-loss", type=float, help="loss %% device->server (overrides --loss)")
+    ap.add_argument("--down-loss", type=float, help="loss %% server->device (overrides --loss)")
     ap.add_argument("--ack-ms", type=int, default=2000, help="CoAP ACK_TIMEOUT (ms)")
     ap.add_argument("--port", type=int, default=20600)
     ap.add_argument("--seed", type=int, default=1)
@@ -48,7 +50,9 @@ def main():
     st.start()
     proxy = ProxyThread(listen=("127.0.0.1", a.port + 1), target=("127.0.0.1", a.port),
                         loss=a.loss / 100.0, dup=0.02, reorder=0.05, delay_ms=(0, 10),
-                        seed=a.seed)
+                        seed=a.seed,
+                        up={"loss": a.up_loss / 100.0} if a.up_loss is not None else None,
+                        down={"loss": a.down_loss / 100.0} if a.down_loss is not None else None)
     proxy.start()
     ues = ["bench-%d" % i for i in range(1, a.devices + 1)]
     procs, logs = {}, {}
