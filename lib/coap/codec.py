@@ -9,9 +9,9 @@ CON = const(0)
 NON = const(1)
 ACK = const(2)
 RST = const(3)
-_EMPTY = const(0)
-_CONTENT_FORMAT = const(12)
 _URI_PATH = const(11)
+_CONTENT_FORMAT = const(12)
+_MAX_KEPT = const(1280)     # encode()'s scratch buffer never grows past this
 
 
 class CoapFormatError(ValueError):
@@ -41,12 +41,12 @@ class Message:
     """One CoAP message. `options` is a list of (number, bytes) in ascending number order;
     repeated options keep the order they were added in."""
 
-    def __init__(self, mtype=CON, code=_EMPTY, mid=0, token=b"", options=None, payload=b""):
+    def __init__(self, mtype=CON, code=0, mid=0, token=b"", options=None, payload=b""):
         self.mtype = mtype
         self.code = code
         self.mid = mid
         self.token = token
-        self.options = options if options is not None else []
+        self.options = [] if options is None else options
         self.payload = payload
 
     def add(self, num, value):
@@ -64,13 +64,19 @@ class Message:
         return self
 
     def opt(self, num, default=None):
+        """Value of the first option `num`, or default."""
         for n, v in self.options:
             if n == num:
                 return v
         return default
 
     def opts(self, num):
-        return [v for n, v in self.options if n == num]
+        """Values of every option `num`, in order."""
+        r = []
+        for n, v in self.options:
+            if n == num:
+                r.append(v)
+        return r
 
     def uint(self, num, default=None):
         v = self.opt(num)
@@ -78,14 +84,17 @@ class Message:
 
     def path(self):
         """Uri-Path segments as a list of str."""
-        return [v.decode() for n, v in self.options if n == _URI_PATH]
+        p = self.opts(_URI_PATH)
+        for i in range(len(p)):
+            p[i] = p[i].decode()
+        return p
 
     def set_path(self, path):
-        """Add Uri-Path options from 'a/b/c' or a list of segments."""
-        if isinstance(path, str):
-            path = [p for p in path.split("/") if p]
-        for p in path:
-            self.add(_URI_PATH, p)
+        """Add Uri-Path options from 'a/b/c' (empty segments skipped) or a list of segments."""
+        s = isinstance(path, str)
+        for p in path.split("/") if s else path:
+            if p or not s:
+                self.add(_URI_PATH, p)
         return self
 
     @property
@@ -104,18 +113,8 @@ class Message:
             self.token.hex() if self.token else "-", self.options, len(self.payload))
 
 
-def _ext(buf, i, v):
-    # Write the extended part of a delta or length >= 13 (RFC 7252 3.1); return next index.
-    if v < 269:
-        buf[i] = v - 13
-        return i + 1
-    v -= 269
-    buf[i] = v >> 8
-    buf[i + 1] = v & 0xFF
-    return i + 2
-
-
 def encoded_size(msg):
+    """An upper bound of the encoded length (exact without extended option headers)."""
     n = 4 + len(msg.token)
     for _, v in msg.options:
         n += 5 + len(v)
@@ -145,89 +144,100 @@ def encode_into(msg, buf):
         if d < 13 and ln < 13:          # the common case: one header byte
             buf[i] = d << 4 | ln
             i += 1
-        else:
+        else:                           # extended delta and/or length (RFC 7252 3.1)
             h = i
             i += 1
-            dn = d if d < 13 else (13 if d < 269 else 14)
-            lnn = ln if ln < 13 else (13 if ln < 269 else 14)
-            buf[h] = dn << 4 | lnn
-            if dn > 12:
-                i = _ext(buf, i, d)
-            if lnn > 12:
-                i = _ext(buf, i, ln)
-        buf[i:i + ln] = val
-        i += ln
+            b = 0
+            for v in (d, ln):
+                b <<= 4
+                if v < 13:
+                    b |= v
+                elif v < 269:
+                    b |= 13
+                    buf[i] = v - 13
+                    i += 1
+                else:
+                    b |= 14
+                    v -= 269
+                    buf[i] = v >> 8
+                    buf[i + 1] = v & 0xFF
+                    i += 2
+            buf[h] = b
+        d = i + ln
+        buf[i:d] = val
+        i = d
     p = msg.payload
     if p:
         buf[i] = 0xFF
         i += 1
-        buf[i:i + len(p)] = p
-        i += len(p)
+        d = i + len(p)
+        buf[i:d] = p
+        i = d
     return i
 
 
-_scratch = bytearray(1280)   # encode() writes here first: one allocation per message
+_buf = None   # encode()'s scratch, grown to the largest message up to _MAX_KEPT octets
 
 
 def encode(msg):
-    """msg -> bytes (one allocation for a message up to 1280 octets)."""
-    if encoded_size(msg) > len(_scratch):
-        buf = bytearray(encoded_size(msg))
-        return bytes(memoryview(buf)[:encode_into(msg, buf)])
-    return bytes(memoryview(_scratch)[:encode_into(msg, _scratch)])
-
-
-def _big(data, v, i, n):
-    # Extended delta/length (13: one more byte, 14: two more bytes).
-    if v == 13:
-        if i >= n:
-            raise CoapFormatError("truncated option")
-        return data[i] + 13, i + 1
-    if i + 1 >= n:
-        raise CoapFormatError("truncated option")
-    return (data[i] << 8 | data[i + 1]) + 269, i + 2
+    """msg -> bytes (one allocation per message once the scratch buffer has grown)."""
+    global _buf
+    n = encoded_size(msg)
+    b = _buf
+    if b is None or len(b) < n:
+        b = bytearray((n + 63) & ~63)
+        if n <= _MAX_KEPT:
+            _buf = b
+    return bytes(memoryview(b)[:encode_into(msg, b)])
 
 
 def decode(data):
     """Parse one datagram (bytes, bytearray or memoryview) into a Message."""
     n = len(data)
     if n < 4:
-        raise CoapFormatError("shorter than header")
-    b0 = data[0]
-    if b0 >> 6 != 1:
+        raise CoapFormatError("header")
+    b = data[0]
+    if b >> 6 != 1:
         raise CoapFormatError("version")
-    tkl = b0 & 15
-    if tkl > 8:
-        raise CoapFormatError("token length")
-    code = data[1]
-    i = 4 + tkl
+    i = 4 + (b & 15)
+    if i > 12:
+        raise CoapFormatError("tkl")
     if i > n:
-        raise CoapFormatError("truncated token")
+        raise CoapFormatError("token")
+    code = data[1]
     if code == 0 and n != 4:
-        raise CoapFormatError("empty message with content")
-    msg = Message(b0 >> 4 & 3, code, data[2] << 8 | data[3], bytes(data[4:i]), [], b"")
-    opts = msg.options
+        raise CoapFormatError("empty")
+    opts = []
+    msg = Message(b >> 4 & 3, code, data[2] << 8 | data[3], bytes(data[4:i]) if i > 4 else b"",
+                  opts)
     num = 0
     while i < n:
         b = data[i]
         i += 1
         if b == 0xFF:
             if i == n:
-                raise CoapFormatError("payload marker without payload")
+                raise CoapFormatError("marker")
             msg.payload = bytes(data[i:])
             break
         d = b >> 4
-        ln = b & 15
-        if d > 12 or ln > 12:
-            if d == 15 or ln == 15:
-                raise CoapFormatError("reserved nibble 15")
-            if d > 12:
-                d, i = _big(data, d, i, n)
-            if ln > 12:
-                ln, i = _big(data, ln, i, n)
+        b &= 15
+        if d > 12 or b > 12:            # extended: 13 one more byte, 14 two more (3.1)
+            e = [d, b]
+            for k in (0, 1):
+                v = e[k]
+                if v == 13 and i < n:
+                    e[k] = data[i] + 13
+                    i += 1
+                elif v == 14 and i + 1 < n:
+                    e[k] = (data[i] << 8 | data[i + 1]) + 269
+                    i += 2
+                elif v > 12:
+                    raise CoapFormatError("option")
+            d, b = e
         num += d
-        if i + ln > n:
-            raise CoapFormatError("truncated option value")
-        opts.append((num, bytes(data[i:i + ln])))
-        i += ln
+        d = i + b
+        if d > n:
+            raise CoapFormatError("option")
+        opts.append((num, bytes(data[i:d])))
+        i = d
     return msg

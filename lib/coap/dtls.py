@@ -330,11 +330,11 @@ class DtlsEndpoint(UdpEndpoint):
         if self.log:
             self.log("dtls: " + msg)
 
-    def on_timeout(self, tx, now):
+    def on_tx(self, tx, msg, err, now):
         # No answer at all over an established session: the server may have lost it (restart,
         # idle expiry) and silently drops our records. Start a new session on the next send.
-        UdpEndpoint.on_timeout(self, tx, now)
-        if self._up:
+        UdpEndpoint.on_tx(self, tx, msg, err, now)
+        if err == "timeout" and self._up:
             self._broken("no answer over the session: new handshake on the next request")
 
     def _send(self, data, addr):

@@ -35,23 +35,26 @@ from coap.message import MessageLayer
 from coap.params import Params
 
 # Options this stack recognises; an unknown critical (odd) option in a CON request gets 4.02.
-_KNOWN = (1, 3, 4, 5, 6, 7, 8, 11, 12, 14, 15, 17, 20, 23, 27, 28, 35, 39, 60, 258)
+_KNOWN = const((1, 3, 4, 5, 6, 7, 8, 11, 12, 14, 15, 17, 20, 23, 27, 28, 35, 39, 60, 258))
 
 
 class Req:
-    """A client request in flight."""
+    """A client request in flight. `code` is the response code once done (None without a
+    response); `retransmits` counts its CON retransmissions."""
+    tx = None
+    deadline = None
+    done = False
+    response = None
+    error = None
+    code = None
+    retransmits = 0
+    ping = False
 
     def __init__(self, addr, msg, callback):
         self.addr = addr
         self.msg = msg
         self.token = msg.token
         self.callback = callback
-        self.tx = None
-        self.deadline = None
-        self.done = False
-        self.response = None
-        self.error = None
-        self.retransmits = 0
 
     def finish(self, response, error):
         if self.done:
@@ -59,12 +62,10 @@ class Req:
         self.done = True
         self.response = response
         self.error = error
+        if response:
+            self.code = response.code
         if self.callback:
             self.callback(self)
-
-    @property
-    def code(self):
-        return self.response.code if self.response else None
 
 
 class Endpoint:
@@ -77,60 +78,19 @@ class Endpoint:
         self._reqs = {}         # token -> Req
         self.kick = _nothing    # set by an async runner to wake its timer
         self.handler_errors = 0
+        self._rnd = b""         # random octets for tokens, fetched 64 at a time
+        self._ri = 0
 
     # ---------------- server side ----------------
     def resource(self, path, handler, prefix=False, methods=None):
-        segs = [s for s in path.split("/") if s] if isinstance(path, str) else list(path)
-        self._res.append((segs, prefix, methods, handler))
-
-    def _find(self, segs):
-        for r in self._res:
-            rs = r[0]
-            n = len(rs)
-            if (len(segs) == n or (r[1] and len(segs) > n)) and segs[:n] == rs:
-                return r
-        return None
-
-    def _serve(self, req, addr, now):
-        req.addr = addr
-        req.acked = False
-        for n, _ in req.options:
-            if n & 1 and n not in _KNOWN:
-                if req.mtype == _CON:
-                    self.respond(req, _BAD_OPTION)
-                return  # NON with unknown critical option: rejected silently
-        try:
-            segs = req.path()
-        except UnicodeError:
-            segs = None
-        r = self._find(segs) if segs is not None else None
-        if r is None:
-            self.respond(req, _NOT_FOUND)
-            return
-        if r[2] is not None and req.code not in r[2]:
-            self.respond(req, _METHOD_NOT_ALLOWED)
-            return
-        try:
-            out = r[3](req)
-        except MemoryError:
-            # Out of heap (or too fragmented) for this request: ask the peer to retry later.
-            self.handler_errors += 1
-            out = (_SERVICE_UNAVAILABLE, b"", None, [(14, 2)])   # Max-Age 2 s
-        except Exception as e:  # a handler bug must not kill the loop
-            self.handler_errors += 1
-            if self.log:
-                self.log("handler error: %r" % (e,))
-            out = _INTERNAL_SERVER_ERROR
-        if out is None:
-            # Deferred: acknowledge now, answer later with a separate response.
-            if req.mtype == _CON:
-                self.ml.reply(addr, req.mid, bytes((0x60, 0, req.mid >> 8, req.mid & 0xFF)))
-                req.acked = True
-            return
-        if isinstance(out, int):
-            self.respond(req, out)
+        if isinstance(path, str):
+            segs = []
+            for s in path.split("/"):
+                if s:
+                    segs.append(s)
         else:
-            self.respond(req, *out)
+            segs = list(path)
+        self._res.append((segs, prefix, methods, handler))
 
     def respond(self, req, code, payload=b"", cf=None, options=None):
         """Answer a received request (piggybacked if still possible, else separate)."""
@@ -140,20 +100,26 @@ class Endpoint:
         if options:
             for n, v in options:
                 msg.add(n, v)       # int, str or bytes values
-        if req.mtype == _CON and not req.acked:
+        if req.mtype != _CON:
+            self.ml.send_non(req.addr, msg)
+        elif not req.acked:
             req.acked = True
             self.ml.reply(req.addr, req.mid, encode(msg))
-        elif req.mtype == _CON:
+        else:
             self.ml.send_con(req.addr, msg, self.clock(), None)
             self.kick()
-        else:
-            self.ml.send_non(req.addr, msg)
 
     # ---------------- client side ----------------
     def request(self, addr, code, path=None, payload=b"", cf=None, con=True, options=None,
                 callback=None, host=None, query=None, accept=None, timeout=None):
         """Send a request; returns its Req. `options` is a list of (number, value)."""
-        msg = Message(_CON if con else _NON, code, 0, os.urandom(4), [], payload)
+        # Tokens: 4 random octets (RFC 7252 5.3.1), from a block read once per 16 requests.
+        i = self._ri
+        if i >= len(self._rnd):
+            self._rnd = os.urandom(64)
+            i = 0
+        self._ri = i + 4
+        msg = Message(_CON if con else _NON, code, 0, self._rnd[i:i + 4], [], payload)
         if host:
             msg.add(_URI_HOST, host)
         if path:
@@ -173,18 +139,16 @@ class Endpoint:
     def send_request(self, addr, msg, callback=None, timeout=None):
         """Send a prepared request Message (its token is used as given)."""
         req = Req(addr, msg, callback)
-        if len(self._reqs) >= self.p.max_pending:
-            req.finish(None, "busy")
-            return req
-        if msg.token in self._reqs:
-            req.finish(None, "busy")   # token in use: never orphan the older request
+        reqs = self._reqs
+        if len(reqs) >= self.p.max_pending or msg.token in reqs:
+            req.finish(None, "busy")   # a token in use: never orphan the older request
             return req
         now = self.clock()
-        self._reqs[msg.token] = req
+        reqs[msg.token] = req
         req.timeout = timeout
         if msg.mtype == _NON:
             self.ml.send_non(addr, msg)
-            req.deadline = time.ticks_add(now, timeout or self.p.non_lifetime())
+            req.deadline = time.ticks_add(now, timeout or self.p.non_lifetime)
         else:
             req.tx = self.ml.send_con(addr, msg, now, req)
             if req.tx is None:
@@ -217,54 +181,24 @@ class Endpoint:
             req.retransmits = req.tx.tries
         req.finish(resp, err)
 
-    # events from the message layer
-    def on_ack(self, tx, msg, now):
+    def on_tx(self, tx, msg, err, now):
+        """Message-layer event: the CON `tx` was answered by an ACK (msg), a RST
+        (err 'reset') or nothing (err 'timeout')."""
         req = tx.ctx
         if req is None:
             return
-        if msg.code == _EMPTY:
-            if getattr(req, "ping", False):
+        if msg is not None and msg.code == _EMPTY:
+            if req.ping:
                 req.finish(None, "not a ping reply")
                 return
             # Separate response follows (RFC 7252 5.2.2): wait for it.
-            wait = self.p.response_timeout or self.p.max_transmit_wait()
-            dl = time.ticks_add(now, wait)
+            dl = time.ticks_add(now, self.p.response_timeout or self.p.max_transmit_wait)
             if req.deadline is None or time.ticks_diff(dl, req.deadline) < 0:
                 req.deadline = dl
             return
-        self._end(req, msg, None)
-
-    def on_rst(self, tx, now):
-        req = tx.ctx
-        if req is None:
-            return
-        if getattr(req, "ping", False):
-            req.retransmits = tx.tries
-            req.finish(None, None)
-        else:
-            self._end(req, None, "reset")
-
-    def on_timeout(self, tx, now):
-        req = tx.ctx
-        if req is None:
-            return
-        if getattr(req, "ping", False):
-            req.retransmits = tx.tries
-            req.finish(None, "timeout")
-        else:
-            self._end(req, None, "timeout")
-
-    def _response(self, msg, addr):
-        req = self._reqs.get(msg.token)
-        if req is None or req.addr != addr:
-            if msg.mtype == _CON:  # unexpected response: reject (RFC 7252 5.3.2)
-                self.ml.reply(addr, msg.mid, bytes((0x70, 0, msg.mid >> 8, msg.mid & 0xFF)))
-            return
-        if msg.mtype == _CON:
-            self.ml.reply(addr, msg.mid, bytes((0x60, 0, msg.mid >> 8, msg.mid & 0xFF)))
-        if req.tx:
-            self.ml.cancel(req.tx, self.clock())  # its ACK was lost; the response implies it
-        self._end(req, msg, None)
+        if req.ping and err == "reset":
+            err = None          # the peer is alive
+        self._end(req, msg, err)
 
     # ---------------- I/O entry points ----------------
     def received(self, data, addr):
@@ -272,12 +206,69 @@ class Endpoint:
         msg = self.ml.receive(data, addr, now)
         if msg is None:
             return
-        if msg.is_request():
-            self._serve(msg, addr, now)
-        elif msg.is_response():
-            self._response(msg, addr)
-        elif msg.mtype == _CON:  # reserved code class: reject
-            self.ml.reply(addr, msg.mid, bytes((0x70, 0, msg.mid >> 8, msg.mid & 0xFF)))
+        c = msg.code
+        mid = msg.mid
+        con = msg.mtype == _CON
+        if c >= 64:                     # a response in a CON or NON (separate)
+            req = self._reqs.get(msg.token)
+            if req is not None and req.addr == addr:
+                if con:
+                    self.ml.reply(addr, mid, bytes((0x60, 0, mid >> 8, mid & 0xFF)))
+                if req.tx:
+                    self.ml.cancel(req.tx, now)  # its ACK was lost; the response implies it
+                self._end(req, msg, None)
+                return
+        elif c < 32:                    # a request: serve it
+            msg.addr = addr
+            msg.acked = False
+            for n, _ in msg.options:
+                if n & 1 and n not in _KNOWN:
+                    if con:
+                        self.respond(msg, _BAD_OPTION)
+                    return  # NON with unknown critical option: rejected silently
+            try:
+                segs = msg.path()
+            except UnicodeError:
+                segs = None
+            found = None
+            if segs is not None:
+                k = len(segs)
+                for r in self._res:
+                    rs = r[0]
+                    n = len(rs)
+                    if (k == n or (r[1] and k > n)) and segs[:n] == rs:
+                        found = r
+                        break
+            if found is None:
+                self.respond(msg, _NOT_FOUND)
+                return
+            if found[2] is not None and c not in found[2]:
+                self.respond(msg, _METHOD_NOT_ALLOWED)
+                return
+            try:
+                out = found[3](msg)
+            except MemoryError:
+                # Out of heap (or too fragmented) for this request: ask the peer to retry later.
+                self.handler_errors += 1
+                out = (_SERVICE_UNAVAILABLE, b"", None, [(14, 2)])   # Max-Age 2 s
+            except Exception as e:  # a handler bug must not kill the loop
+                self.handler_errors += 1
+                if self.log:
+                    self.log("handler error: %r" % (e,))
+                out = _INTERNAL_SERVER_ERROR
+            if out is None:
+                # Deferred: acknowledge now, answer later with a separate response.
+                if con:
+                    self.ml.reply(addr, mid, bytes((0x60, 0, mid >> 8, mid & 0xFF)))
+                    msg.acked = True
+            elif isinstance(out, int):
+                self.respond(msg, out)
+            else:
+                self.respond(msg, *out)
+            return
+        # An unexpected response (RFC 7252 5.3.2) or a reserved code class: reject a CON.
+        if con:
+            self.ml.reply(addr, mid, bytes((0x70, 0, mid >> 8, mid & 0xFF)))
 
     def tick(self):
         """Run timers; return ms until the next one (None when idle)."""
@@ -298,7 +289,7 @@ class Endpoint:
         if late:
             for req in late:
                 if req.tx:
-                    self.ml.cancel(req.tx, self.clock())
+                    self.ml.cancel(req.tx, now)
                 self._end(req, None, "timeout")
         return wait
 

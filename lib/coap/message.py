@@ -2,8 +2,9 @@
 deduplication by (peer, Message ID), empty ACK/RST handling and ping.
 
 No sockets and no clock here: `send(data, addr)` is injected and every call that depends on time
-takes `now` (a ticks_ms value). The upper layer (endpoint.Endpoint) receives events through
-on_ack(tx, msg), on_rst(tx) and on_timeout(tx).
+takes `now` (a ticks_ms value). The upper layer (endpoint.Endpoint) learns how each CON ended
+through one event, on_tx(tx, msg, err, now): an ACK gives (msg, None), a RST (None, 'reset'),
+no answer after MAX_RETRANSMIT (None, 'timeout').
 """
 import os
 import time
@@ -17,34 +18,11 @@ _ACK = const(2)
 _RST = const(3)
 
 
-class _Jitter:
-    """Cheap xorshift for retransmission jitter (no syscall per message); seeded from
-    os.urandom so that devices booted together do not retransmit in step."""
-
-    def __init__(self):
-        r = os.urandom(4)
-        self.x = (r[0] << 24 | r[1] << 16 | r[2] << 8 | r[3]) or 1
-
-    def __call__(self):
-        x = self.x
-        x ^= (x << 13) & 0xFFFFFFFF
-        x ^= x >> 17
-        x ^= (x << 5) & 0xFFFFFFFF
-        self.x = x
-        return (x & 0xFFFF) / 65536
-
-
 class Tx:
-    """An outgoing CON message waiting for its ACK or RST."""
-
-    def __init__(self, addr, msg, ctx):
-        self.addr = addr
-        self.msg = msg
-        self.data = None
-        self.ctx = ctx          # owner's object (a Req for requests), given back in events
-        self.due = 0
-        self.timeout = 0
-        self.tries = 0
+    """An outgoing CON message waiting for its ACK or RST. `ctx` is the owner's object (a Req
+    for requests), given back in on_tx."""
+    addr = msg = ctx = data = None
+    due = timeout = tries = 0
 
 
 class MessageLayer:
@@ -52,8 +30,9 @@ class MessageLayer:
         self.send_raw = send
         self.p = params
         self.upper = upper
-        self.rand = rand or _Jitter()
-        r = os.urandom(2)
+        self.rand = rand              # None: the xorshift in _start()
+        r = os.urandom(6)
+        self._x = (r[2] << 24 | r[3] << 16 | r[4] << 8 | r[5]) or 1
         self.mid = r[0] << 8 | r[1]   # random start (RFC 7252 4.4)
         self.pending = {}             # mid -> Tx
         self.busy = {}                # addr -> outstanding interactions
@@ -68,10 +47,6 @@ class MessageLayer:
         self.sent = self.received = self.retransmitted = self.timeouts = 0
         self.duplicates = self.bad = self.send_errors = self.evicted = 0
 
-    def next_mid(self):
-        self.mid = (self.mid + 1) & 0xFFFF
-        return self.mid
-
     def _out(self, data, addr):
         try:
             self.send_raw(data, addr)
@@ -83,7 +58,10 @@ class MessageLayer:
     # ---- sending ----
     def send_con(self, addr, msg, now, ctx=None):
         """Queue or send a CON; returns the Tx, or None when the backlog is full."""
-        tx = Tx(addr, msg, ctx)
+        tx = Tx()
+        tx.addr = addr
+        tx.msg = msg
+        tx.ctx = ctx
         if self.busy.get(addr, 0) < self.p.nstart:
             self._start(tx, now)
         elif len(self.backlog) < self.p.backlog:
@@ -95,22 +73,32 @@ class MessageLayer:
     def _start(self, tx, now):
         msg = tx.msg
         msg.mtype = _CON
-        msg.mid = self.next_mid()
-        tx.data = encode(msg)
+        self.mid = m = (self.mid + 1) & 0xFFFF
+        msg.mid = m
+        tx.data = d = encode(msg)
         p = self.p
-        tx.timeout = int(p.ack_timeout * (1 + (p.ack_random_factor - 1) * self.rand()))
-        tx.due = time.ticks_add(now, tx.timeout)
-        self.pending[msg.mid] = tx
-        self.busy[tx.addr] = self.busy.get(tx.addr, 0) + 1
-        self._out(tx.data, tx.addr)
+        if self.rand:
+            r = self.rand()
+        else:
+            # Retransmission jitter: a cheap xorshift (no syscall per message), seeded from
+            # os.urandom so that devices booted together do not retransmit in step.
+            x = self._x
+            x ^= (x << 13) & 0xFFFFFFFF
+            x ^= x >> 17
+            x ^= (x << 5) & 0xFFFFFFFF
+            self._x = x
+            r = (x & 0xFFFF) / 65536
+        tx.timeout = t = int(p.ack_timeout * (1 + (p.ack_random_factor - 1) * r))
+        tx.due = time.ticks_add(now, t)
+        self.pending[m] = tx
+        a = tx.addr
+        self.busy[a] = self.busy.get(a, 0) + 1
+        self._out(d, a)
 
     def send_non(self, addr, msg):
         msg.mtype = _NON
-        msg.mid = self.next_mid()
+        self.mid = msg.mid = (self.mid + 1) & 0xFFFF
         self._out(encode(msg), addr)
-
-    def send_empty(self, mtype, mid, addr):
-        self._out(bytes((0x40 | mtype << 4, 0, mid >> 8, mid & 0xFF)), addr)
 
     def reply(self, addr, mid, data):
         """Send an ACK/RST (or piggybacked response) to a received message and remember it,
@@ -157,76 +145,76 @@ class MessageLayer:
             msg = decode(data)
         except CoapFormatError:
             self.bad += 1
-            # RFC 7252 4.2: a _CON with a format error past a valid header is rejected with _RST;
+            # RFC 7252 4.2: a CON with a format error past a valid header is rejected with RST;
             # any other garbage is silently dropped.
             if len(data) >= 4 and data[0] >> 4 == 4:
-                self.send_empty(_RST, data[2] << 8 | data[3], addr)
+                self._out(bytes((0x70, 0, data[2], data[3])), addr)
             return None
         t = msg.mtype
-        if t == _ACK or t == _RST:
-            tx = self.pending.get(msg.mid)
+        mid = msg.mid
+        if t >= _ACK:
+            tx = self.pending.get(mid)
             if tx is None or tx.addr != addr or (msg.code and msg.token != tx.msg.token):
                 return None  # late or foreign ACK/RST, or a response for another token
             self._release(tx)
             if t == _ACK:
-                self.upper.on_ack(tx, msg, now)
+                self.upper.on_tx(tx, msg, None, now)
             else:
-                self.upper.on_rst(tx, now)
+                self.upper.on_tx(tx, None, "reset", now)
             self._drain_backlog(now)
             return None
         if msg.code == 0:
-            if t == _CON:
-                self.send_empty(_RST, msg.mid, addr)  # CoAP ping (RFC 7252 4.3)
+            if t == _CON:   # CoAP ping (RFC 7252 4.3): answer with RST
+                self._out(bytes((0x70, 0, mid >> 8, mid & 0xFF)), addr)
             return None
-        key = (addr, msg.mid)
+        key = (addr, mid)
         s = self._di.get(key)
         if s is not None and time.ticks_diff(self._dt[s], now) > 0:
             self.duplicates += 1
             if t == _CON and self._dr[s] is not None:
                 self._out(self._dr[s], addr)
             return None
-        self._remember(key, now, t)
-        return msg
-
-    def _remember(self, key, now, t):
+        # Remember (peer, MID) for EXCHANGE_LIFETIME (CON) or NON_LIFETIME, in a ring whose
+        # oldest entry makes room (counted when it was still live).
         s = self._next
-        self._next = (s + 1) % len(self._dk)
-        old = self._dk[s]
+        dk = self._dk
+        self._next = (s + 1) % len(dk)
+        old = dk[s]
         if old is not None:
             self._di.pop(old, None)
             if time.ticks_diff(self._dt[s], now) > 0:
                 self.evicted += 1
-        self._dk[s] = key
-        life = self.p.exchange_lifetime() if t == _CON else self.p.non_lifetime()
-        self._dt[s] = time.ticks_add(now, life)
+        dk[s] = key
+        self._dt[s] = time.ticks_add(now, self.p.lifetime if t == _CON else self.p.non_lifetime)
         self._dr[s] = None
         self._di[key] = s
+        return msg
 
     # ---- timers ----
     def tick(self, now):
         """Retransmit what is due; return ms until the next retransmission, or None."""
-        wait = None
-        due = None
-        for tx in self.pending.values():
-            d = time.ticks_diff(tx.due, now)
-            if d <= 0:
-                if due is None:
-                    due = []
-                due.append(tx)
-            elif wait is None or d < wait:
-                wait = d
-        if due is None:
-            return wait        # the usual case: nothing due, nothing allocated
-        for tx in due:
-            if tx.tries >= self.p.max_retransmit:
-                self.timeouts += 1
-                self._release(tx)
-                self.upper.on_timeout(tx, now)
-                self._drain_backlog(now)
-                continue
-            tx.tries += 1
-            tx.timeout *= 2
-            tx.due = time.ticks_add(now, tx.timeout)
-            self.retransmitted += 1
-            self._out(tx.data, tx.addr)
-        return self.tick(now)
+        while True:
+            wait = None
+            due = None
+            for tx in self.pending.values():
+                d = time.ticks_diff(tx.due, now)
+                if d <= 0:
+                    if due is None:
+                        due = []
+                    due.append(tx)
+                elif wait is None or d < wait:
+                    wait = d
+            if due is None:
+                return wait        # the usual case: nothing due, nothing allocated
+            for tx in due:
+                if tx.tries >= self.p.max_retransmit:
+                    self.timeouts += 1
+                    self._release(tx)
+                    self.upper.on_tx(tx, None, "timeout", now)
+                    self._drain_backlog(now)
+                    continue
+                tx.tries += 1
+                tx.timeout *= 2
+                tx.due = time.ticks_add(now, tx.timeout)
+                self.retransmitted += 1
+                self._out(tx.data, tx.addr)

@@ -1,7 +1,16 @@
 """RFC 7252 transmission parameters (section 4.8), named and configurable in one place.
 
-All times are milliseconds. Pass a Params to an Endpoint, or change attributes after creating
-one; derived values are computed from the base ones when asked for.
+All times are milliseconds. Pass a Params to an Endpoint; set base values as keywords
+(Params(ack_timeout=300)). The derived values (section 4.8.2) are plain attributes computed
+once here, so the message layer reads them without a call:
+
+    max_transmit_span   ACK_TIMEOUT * (2 ** MAX_RETRANSMIT - 1) * ACK_RANDOM_FACTOR
+    max_transmit_wait   ACK_TIMEOUT * (2 ** (MAX_RETRANSMIT + 1) - 1) * ACK_RANDOM_FACTOR
+    lifetime            EXCHANGE_LIFETIME = MAX_TRANSMIT_SPAN + 2 * MAX_LATENCY + PROCESSING_DELAY
+    non_lifetime        NON_LIFETIME = MAX_TRANSMIT_SPAN + MAX_LATENCY
+
+Change a base value after creation only by making a new Params (the derived ones would not
+follow).
 """
 
 
@@ -22,15 +31,14 @@ class Params:
             if not hasattr(self, k):
                 raise AttributeError(k)
             setattr(self, k, kw[k])
-
-    def max_transmit_span(self):
-        return int(self.ack_timeout * ((1 << self.max_retransmit) - 1) * self.ack_random_factor)
-
-    def max_transmit_wait(self):
-        return int(self.ack_timeout * ((1 << (self.max_retransmit + 1)) - 1) * self.ack_random_factor)
+        t = self.ack_timeout
+        f = self.ack_random_factor
+        n = 1 << self.max_retransmit
+        self.max_transmit_span = s = int(t * (n - 1) * f)
+        self.max_transmit_wait = int(t * (2 * n - 1) * f)
+        self.lifetime = s + 2 * self.max_latency + self.processing_delay
+        self.non_lifetime = s + self.max_latency
 
     def exchange_lifetime(self):
-        return self.max_transmit_span() + 2 * self.max_latency + self.processing_delay
-
-    def non_lifetime(self):
-        return self.max_transmit_span() + self.max_latency
+        """EXCHANGE_LIFETIME (the `lifetime` attribute), for callers of the older API."""
+        return self.lifetime

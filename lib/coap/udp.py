@@ -104,10 +104,21 @@ class UdpEndpoint(Endpoint):
         import asyncio
         self._wake = ev = asyncio.Event()
         self.kick = ev.set
+
+        def readable():             # CPython: the event loop calls this when data waits
+            self._drain()
+            ev.set()
+
+        async def reader():         # MicroPython: one task waits on the socket
+            while True:
+                yield asyncio.core._io_queue.queue_read(self.sock)
+                self._drain()
+                ev.set()
+
         if _MP:
-            asyncio.create_task(self._mp_reader())
+            asyncio.create_task(reader())
         else:
-            asyncio.get_event_loop().add_reader(self.sock.fileno(), self._cp_readable)
+            asyncio.get_event_loop().add_reader(self.sock.fileno(), readable)
         try:
             while True:
                 w = self.tick()
@@ -122,17 +133,6 @@ class UdpEndpoint(Endpoint):
         finally:
             if not _MP:
                 asyncio.get_event_loop().remove_reader(self.sock.fileno())
-
-    def _cp_readable(self):
-        self._drain()
-        self._wake.set()
-
-    async def _mp_reader(self):
-        import asyncio
-        while True:
-            yield asyncio.core._io_queue.queue_read(self.sock)
-            self._drain()
-            self._wake.set()
 
     async def arequest(self, addr, code, path=None, payload=b"", **kw):
         """Awaitable request (the endpoint's run() task must be running)."""

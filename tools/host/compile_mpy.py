@@ -31,7 +31,8 @@ def build(outdir, srcdirs, march=None):
                 if os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(s):
                     continue
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
-                cmd = [mpy_cross(), "-o", dst, s]
+                # -s: a short source name (it is stored in the .mpy and kept in RAM as a qstr)
+                cmd = [mpy_cross(), "-s", rel, "-o", dst, s]
                 if march:
                     cmd.insert(1, "-march=" + march)
                 subprocess.run(cmd, check=True, cwd=ROOT)

@@ -1,0 +1,154 @@
+# heapsize: 40k
+"""CoAP server side (resources, piggybacked and separate responses, deduplication, errors)
+driven without sockets: a list collects what is sent and a FakeClock stands in for ticks_ms
+(RFC 7252 sections 4 and 5). The client side is in test_coap_exchange."""
+from coap.codec import Message, decode, encode
+from coap.endpoint import Endpoint
+from coap.params import Params
+from tinytest import FakeClock
+
+CON, NON, ACK, RST = 0, 1, 2, 3
+GET, POST = 1, 2
+A = ("10.0.0.1", 5683)
+B = ("10.0.0.2", 5683)
+
+
+class Net:
+    def __init__(self, **params):
+        self.out = []
+        self.clock = FakeClock(1000)
+        self.ep = Endpoint(self.send, Params(**params), self.clock, rand=lambda: 0.0)
+
+    def send(self, data, addr):
+        self.out.append((decode(data), addr))
+
+    def take(self):
+        o = self.out
+        self.out = []
+        return o
+
+    def recv(self, msg, addr=A):
+        self.ep.received(encode(msg), addr)
+
+    def at(self, t):
+        self.clock.t = t
+        return self.ep.tick()
+
+
+def test_server_piggybacked_and_deduplicated():
+    n = Net()
+    calls = []
+
+    def h(req):
+        calls.append(req.payload)
+        return 0x44, b"done", 0
+
+    n.ep.resource("msgin5g/ue", h, prefix=True, methods=(POST,))
+    req = Message(CON, POST, 100, b"tk", payload=b"hi").set_path("msgin5g/ue/u1")
+    n.recv(req)
+    (resp, a), = n.take()
+    assert (resp.mtype, resp.code, resp.mid, resp.token, resp.payload) == (ACK, 0x44, 100, b"tk", b"done")
+    assert resp.content_format == 0 and a == A
+    n.recv(req)                                                         # duplicate CON
+    (resp2, _), = n.take()
+    assert encode(resp2) == encode(resp) and calls == [b"hi"]
+    assert n.ep.ml.duplicates == 1
+    n.recv(req, addr=B)                                                 # same MID, other peer
+    assert calls == [b"hi", b"hi"]
+    n.take()
+    nreq = Message(NON, POST, 101, b"n1", payload=b"non").set_path("msgin5g/ue/u1")
+    n.recv(nreq)
+    (nresp, _), = n.take()
+    assert nresp.mtype == NON and nresp.token == b"n1" and nresp.mid != 101
+    n.recv(nreq)
+    assert n.take() == [] and calls.count(b"non") == 1                  # NON duplicate dropped
+
+
+def test_server_errors_not_found_method_bad_option_handler_crash():
+    n = Net()
+    n.ep.resource("a", lambda req: 0x45, methods=(GET,))
+
+    def boom(req):
+        raise KeyError("bug")
+
+    n.ep.resource("boom", boom)
+    cases = [
+        (Message(CON, GET, 1, b"1").set_path("nope"), 0x84),
+        (Message(CON, GET, 2, b"2").set_path("a/b"), 0x84),             # no prefix match
+        (Message(CON, POST, 3, b"3").set_path("a"), 0x85),
+        (Message(CON, GET, 4, b"4").set_path("a").add(65001, b"x"), 0x82),  # unknown critical
+        (Message(CON, GET, 5, b"5").set_path("a").add(65000, b"x"), 0x45),  # unknown elective
+        (Message(CON, GET, 6, b"6").set_path("boom"), 0xA0),
+    ]
+    for req, code in cases:
+        n.recv(req)
+        (resp, _), = n.take()
+        assert resp.code == code and resp.mid == req.mid and resp.token == req.token, (req, resp)
+    n.recv(Message(NON, GET, 7, b"7").set_path("a").add(65001, b"x"))  # rejected silently
+    assert n.take() == []
+    assert n.ep.handler_errors == 1
+
+
+def test_ping_garbage_and_reserved():
+    n = Net()
+    n.recv(Message(CON, 0, 42))                                         # ping
+    (rst, _), = n.take()
+    assert rst.mtype == RST and rst.mid == 42
+    n.ep.received(bytes((0x40, 1, 0, 43, 0xFF)), A)                     # CON, marker w/o payload
+    (rst, _), = n.take()
+    assert rst.mtype == RST and rst.mid == 43
+    for junk in (b"", b"\x01", b"\x50\x01\x00\x01\xff", b"\x80\x01\x00\x01", b"\xff" * 30):
+        n.ep.received(junk, A)                                          # dropped silently
+    assert n.take() == [] and n.ep.ml.bad == 6
+    n.recv(Message(CON, 0x21, 44, b"x"))                                # class 1: reserved
+    (rst, _), = n.take()
+    assert rst.mtype == RST and rst.mid == 44
+
+
+def test_deferred_response_is_separate_and_retransmitted():
+    n = Net()
+    held = []
+    n.ep.resource("slow", lambda req: held.append(req))
+    n.recv(Message(CON, GET, 200, b"s").set_path("slow"))
+    (ack, _), = n.take()
+    assert (ack.mtype, ack.code, ack.mid, ack.token) == (ACK, 0, 200, b"")
+    n.recv(Message(CON, GET, 200, b"s").set_path("slow"))               # duplicate: empty ACK again
+    (ack, _), = n.take()
+    assert ack.code == 0 and len(held) == 1
+    n.ep.respond(held[0], 0x45, b"later")
+    (resp, _), = n.take()
+    assert resp.mtype == CON and resp.token == b"s" and resp.payload == b"later"
+    n.at(3000)
+    (again, _), = n.take()
+    assert again.mid == resp.mid                                        # retransmitted
+    n.recv(Message(ACK, 0, resp.mid))
+    n.at(100000)
+    assert n.take() == []
+
+
+def test_dedup_cache_is_bounded():
+    n = Net(dedup_size=4)
+    n.ep.resource("x", lambda req: 0x44)
+    for mid in range(10):
+        n.recv(Message(CON, POST, mid, b"t").set_path("x"))
+    assert len(n.ep.ml._di) == 4 and n.ep.ml.evicted == 6
+
+
+def test_response_options_accept_int_and_str_values():
+    n = Net()
+    n.ep.resource("busy", lambda req: (0xA3, b"", None, [(14, 30), (8, "loc")]))
+    n.recv(Message(CON, GET, 300, b"b").set_path("busy"))
+    (resp, _), = n.take()
+    assert resp.code == 0xA3 and resp.uint(14) == 30 and resp.opt(8) == b"loc"
+
+
+def test_memory_error_in_handler_asks_to_retry():
+    n = Net()
+
+    def hungry(req):
+        raise MemoryError
+
+    n.ep.resource("big", hungry)
+    n.recv(Message(CON, POST, 301, b"m").set_path("big"))
+    (resp, _), = n.take()
+    assert resp.code == 0xA3 and resp.uint(14) == 2
