@@ -294,7 +294,11 @@ class Client:
         self._ping = None
         if r.error and self.state == REGISTERED:
             self._log("keep-alive lost: re-registering")
-            self._register()
+            if self._req is None:
+                self._register()
+            else:                   # a request is in flight: re-register once it is done
+                self._due = self.ep.clock()
+                self.ep.kick()
 
     # ------------------------------------------------------------ sending (6.4, PC-24)
     def _bodies(self, msg_id, payload, size, kw):

@@ -9,7 +9,9 @@
 #          forward), at most WINDOW not yet echoed back (so that the peer's uplink queue,
 #          PC-39, does not overflow on a slow lossy link); count every outcome and every message
 #          received (the peer echoes); print "GEN {json}" once all N outcomes and N distinct
-#          echoes are in. The STATUS line still comes on SIGINT.
+#          echoes are in, or all outcomes and no new echo for 40 ACK timeouts (an echo is not
+#          store-and-forward: the server may give up on it and tell the peer DELY_FAILED).
+#          The STATUS line still comes on SIGINT.
 import sys
 import json
 
@@ -48,8 +50,12 @@ async def _gen(dev, peer, n, window):
             i += 1
         else:
             await asyncio.sleep_ms(20)
-    while len(outcomes) < n or len(echoes) < n:
+    quiet = 0
+    last = -1
+    while len(outcomes) < n or (len(echoes) < n and quiet < 40 * _ACK):
         await asyncio.sleep_ms(50)
+        quiet = 0 if len(echoes) != last else quiet + 50
+        last = len(echoes)
     await asyncio.sleep_ms(200)  # late duplicates would show up here
     summary = {"sent": len(sent), "outcomes": {}, "multi": 0, "echoes": sum(echoes.values()),
                "distinct": len(echoes), "max": max(echoes.values())}

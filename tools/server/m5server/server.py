@@ -168,6 +168,7 @@ class M5Server:
         self._tasks = set()
         self._flushing = set()
         self.counters = collections.Counter()
+        self._seen_ids = {}  # (UE Service ID, msgId) of recent uplink MSGs, oldest first
         self.codes = collections.Counter()
         self.ctx = None
         self._hk = None
@@ -693,13 +694,27 @@ class M5Server:
         m = wire.parse_msg(d)
         reg = self.authenticate(d, remote)
         self.counters["messages"] += 1
+        # A client re-sends a message whose CoAP exchange timed out with the same msgId
+        # (PC-24): accept it again but route it once (the 2.04 may be all that was lost).
         if m.seg is not None:
+            # Segments are not de-duplicated here: a SEGREC asks for the same msgId again
+            # (PC-32), and reassembly drops copies itself.
             return self._on_segment(m, reg)
+        key = (reg.ue_id, m.msg_id)
+        if key in self._seen_ids:
+            self.counters["duplicate_msgs"] += 1
+            return "2.04", None
         targets = self.resolve(m, exclude=("UE", reg.ue_id))
+        self._seen(key)     # only once it is routable: a refused message may come again
         stored = self.dispatch(m, targets)
         if stored:
             return "2.04", wire.msgresp_json(m.ori, m.msg_id, "DELY_STORED")
         return "2.04", None
+
+    def _seen(self, key):
+        self._seen_ids[key] = None
+        while len(self._seen_ids) > 4096:
+            self._seen_ids.pop(next(iter(self._seen_ids)))
 
     def _on_segment(self, m, reg):
         key = (m.ori, m.seg.seg_id)
