@@ -179,6 +179,32 @@ SENSOR = (["lib/coap/%s.py" % m for m in ("__init__", "codec", "params", "messag
            "firmware/apps/sensor.py"])
 
 
+def constrained_figures():
+    print("== Constrained UEs (issue 4)")
+    line("heap held after importing the cue Application Client", heap_after(
+        ["coap.udp", "msgin5g.appclient"]) + "  (with the CoAP stack)")
+    line("heap held by the Application Client alone", str(
+        int(heap_after(["coap.udp", "msgin5g.appclient"])) - int(heap_after(["coap.udp"]))))
+    line(".mpy of the Application Client alone (bytes)",
+         "%d  (target <= 4096)" % mpy_size(["lib/msgin5g/appclient.py"]))
+    r = subprocess.run([mp.micropython_exe(), "-X", "heapsize=256k", "tools/bench_gateway.py"],
+                       env=dict(os.environ, MICROPYPATH=mp.bytecode_path()), capture_output=True,
+                       text=True, cwd=ROOT)
+    k = kv(r.stdout)
+    line("gateway heap per registered constrained UE (bytes)",
+         "%s  (%s registered over A.2)" % (k.get("gateway_heap_per_cue"),
+                                          k.get("gateway_registered")))
+
+
+def flood_figures():
+    print("== Flood (issue 6)")
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
+                        "tests/host/test_flood.py"], capture_output=True, text=True, cwd=ROOT)
+    for l in r.stdout.splitlines():
+        if l.startswith("FLOOD") and "status after" not in l:
+            print("   " + l)
+
+
 def board_figures():
     print("== Firmware per board (issue 5)")
     for board, arch, f in (("rp2040", "armv6m", "boards/board_rp2040.py"),
@@ -196,7 +222,9 @@ def board_figures():
 def main():
     coap_figures()
     client_figures()
+    constrained_figures()
     board_figures()
+    flood_figures()
     extra = os.path.join(ROOT, "tools", "bench_loss.py")
     if os.path.exists(extra):
         print("== Loss (issue 6)")
