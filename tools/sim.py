@@ -39,6 +39,9 @@ from lossy import ProxyThread, format_counters  # noqa: E402
 AS = "as-sim"
 
 
+wait_for = mp.wait_for
+
+
 def say(s):
     print(s, flush=True)
 
@@ -98,14 +101,6 @@ class Fleet:
         return [n for n, p in self.procs.items() if p.poll() is not None]
 
 
-def wait_for(cond, timeout, step=0.02):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    return cond()
 
 
 def as_reports(st, since=0):

@@ -55,14 +55,10 @@ sys.exit(main.main(["main.py", %r]))
 """
 
 
+
+
 def _wait(cond, timeout, step=0.02):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    return cond()
+    return mp.wait_for(cond, timeout, step)
 
 
 class Device:

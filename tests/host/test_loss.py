@@ -103,14 +103,9 @@ class Devices:
             log.close()
 
 
-def wait_for(cond, timeout, step=0.05):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    return cond()
+
+
+wait_for = mp.wait_for
 
 
 def registered(st):

@@ -45,14 +45,10 @@ pytestmark = pytest.mark.skipif("journal" not in devconfig.SCHEMA,
                                 reason="needs journal integration")
 
 
+
+
 def _wait(cond, timeout, step=0.005):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    return cond()
+    return mp.wait_for(cond, timeout, step)
 
 
 class CutProxy:

@@ -1,6 +1,7 @@
 """Host helpers to run code on the MicroPython unix port (tests, sim, bench)."""
 import os
 import subprocess
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
@@ -49,3 +50,14 @@ def popen(args, heap=None, extra_path=(), mpy=False, **kw):
         cmd += ["-X", "heapsize=" + heap]
     cmd += list(args)
     return subprocess.Popen(cmd, env=env(*extra_path, mpy=mpy), cwd=ROOT, **kw)
+
+
+def wait_for(cond, timeout, step=0.02):
+    """Poll cond() until it returns something true or timeout seconds pass; return its value."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    return cond()

@@ -843,6 +843,18 @@ class M5Server:
         """IMDN / aggregated IMDN (PC-27/28/29): forwarded to the original sender."""
         ori, dest, mid, reports = wire.parse_imdn(d)
         self.authenticate(d, remote)
+        # PC-27: a report re-sent after a timed-out exchange is forwarded once, keyed by
+        # (originator, recipient, msgId, delivSt).
+        fresh = []
+        for r in reports:
+            key = ("IMDN", ori[1], dest[1], r["msgId"], r["delivSt"])
+            if key in self._seen_ids:
+                self.counters["duplicate_reports"] += 1
+            else:
+                fresh.append(r)
+        if not fresh:
+            return "2.04", None
+        reports = fresh
         if dest[0] == "UE":
             if dest[1] not in self.regs:
                 raise Reject("4.04", "report recipient not registered")
@@ -850,6 +862,8 @@ class M5Server:
             self.counters["reports"] += len(reports)
         else:
             self.send_reports(ori, dest, reports)
+        for r in reports:
+            self._seen(("IMDN", ori[1], dest[1], r["msgId"], r["delivSt"]))
         return "2.04", None
 
     def on_segrec(self, d, remote):
