@@ -52,7 +52,8 @@ async def _gen(dev, peer, n, window):
             await asyncio.sleep_ms(20)
     quiet = 0
     last = -1
-    while len(outcomes) < n or (len(echoes) < n and quiet < 40 * _ACK):
+    # an echo whose exchange timed out is retried after 7.5 s, 15 s ... (PC-24): wait for one
+    while len(outcomes) < n or (len(echoes) < n and quiet < 80 * _ACK):
         await asyncio.sleep_ms(50)
         quiet = 0 if len(echoes) != last else quiet + 50
         last = len(echoes)

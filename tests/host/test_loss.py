@@ -309,7 +309,7 @@ def test_exactly_once_under_20_percent_loss(tmp_path):
             reps = {r["msgId"] for r in st.as_reports(AS) if r.get("kind") == "IMDN"}
             return want <= {(e["from"], e["payload"]) for e in inbox} and ids <= reps
         wait_for(a2p_done, 40, step=0.2)
-        wait_for(lambda: all(devs.line(g, "GEN ") for g in G_UES), 60, step=0.2)
+        wait_for(lambda: all(devs.line(g, "GEN ") for g in G_UES), 100, step=0.2)
         gens = {g: devs.line(g, "GEN ") for g in G_UES}
         t_done = time.time() - t0
         status = devs.stop()
@@ -372,7 +372,8 @@ def test_exactly_once_under_20_percent_loss(tmp_path):
         # DELY_FAILED to the echo device (PC-25 b). Each echo arrives at most once, and every
         # one that did not arrive was reported failed to its sender.
         assert r["max"] == 1 and r["echoes"] == r["distinct"], (g, diag)
-        assert r["distinct"] + status[f]["failed"] == N_P2P, (g, f, diag)
+        # ... or is still queued at the echo device in its PC-24 retry back-off at the end
+        assert r["distinct"] + status[f]["failed"] + status[f]["queued"] == N_P2P, (g, f, diag)
         assert status[f]["failed"] <= 2, (f, diag)
         assert status[g]["received"] == r["distinct"], (g, diag)
     # the link really was bad
