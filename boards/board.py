@@ -97,6 +97,8 @@ class Board:
         self.led_on = None   # unknown until the first write
         self._pattern = ()
         self._t0 = 0
+        self._led = None     # the LED driver, made on first use (machine is imported lazily)
+        self._adc = None
 
     def __repr__(self):
         return "<Board %s>" % self.name
@@ -144,7 +146,13 @@ class Board:
             await asyncio.sleep_ms(d if d < max_sleep_ms else max_sleep_ms)
 
     def _led_write(self, on):
-        pass
+        # A plain GPIO LED on led_pin (boards with an RGB LED override this).
+        if self.led_pin is None:
+            return
+        if self._led is None:
+            from machine import Pin
+            self._led = Pin(self.led_pin, Pin.OUT)
+        self._led.value(1 if on else 0)
 
     # --- inputs --------------------------------------------------------------------------
     def button_held(self):

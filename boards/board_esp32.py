@@ -13,17 +13,6 @@ class Board(_Board):
     sensor_pin = 34
     sensor_unit = "mV"
 
-    def __init__(self):
-        _Board.__init__(self)
-        self._led = None
-        self._adc = None
-
-    def _led_write(self, on):
-        if self._led is None:
-            from machine import Pin
-            self._led = Pin(self.led_pin, Pin.OUT)
-        self._led.value(1 if on else 0)
-
     def button_held(self):
         from machine import Pin
         return Pin(self.button_pin, Pin.IN, Pin.PULL_UP).value() == 0

@@ -20,17 +20,6 @@ class Board(_Board):
     sensor_unit = "C"
     wdt_max_ms = 8388    # RP2040 watchdog limit
 
-    def __init__(self):
-        _Board.__init__(self)
-        self._led = None
-        self._adc = None
-
-    def _led_write(self, on):
-        if self._led is None:
-            from machine import Pin
-            self._led = Pin(self.led_pin, Pin.OUT)
-        self._led.value(1 if on else 0)
-
     def button_held(self):
         import rp2
         return bool(rp2.bootsel_button())
