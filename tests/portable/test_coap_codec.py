@@ -1,4 +1,4 @@
-# heapsize: 28k
+# heapsize: 32k
 """CoAP codec: byte-exact vectors, round trips and every format error (RFC 7252 section 3)."""
 from coap import const as c
 from coap.codec import Message, decode, encode

@@ -1,4 +1,4 @@
-# heapsize: 40k
+# heapsize: 48k
 """CoAP message and request layers driven without sockets: a list collects what is sent and a
 FakeClock stands in for ticks_ms (RFC 7252 sections 4 and 5)."""
 from coap.codec import Message

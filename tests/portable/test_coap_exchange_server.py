@@ -1,4 +1,4 @@
-# heapsize: 40k
+# heapsize: 48k
 """CoAP server side (resources, piggybacked and separate responses, deduplication, errors)
 driven without sockets: a list collects what is sent and a FakeClock stands in for ticks_ms
 (RFC 7252 sections 4 and 5). The client side is in test_coap_exchange."""
