@@ -46,7 +46,7 @@ def rtt(port, n):
     t0 = time.ticks_ms()
     ok = 0
     for _ in range(n):
-        r = ep.call(addr, 2, "bench", PAYLOAD, cf=50, host="msgin5g.example.net")
+        r = ep.call(addr, 2, "bench", PAYLOAD, cf=50, options=[(3, "msgin5g.example.net")])
         ok += r.error is None
     dt = time.ticks_diff(time.ticks_ms(), t0)
     print("stack_rtt_per_s", n * 1000 / dt)

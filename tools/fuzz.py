@@ -49,7 +49,7 @@ from binascii import b2a_base64  # noqa: E402
 from coap import codec  # noqa: E402
 from coap.codec import CoapFormatError, Message  # noqa: E402
 from coap.endpoint import Endpoint  # noqa: E402
-from coap.params import Params  # noqa: E402
+from coap.message import Params  # noqa: E402
 from msgin5g import a2, a3, wire  # noqa: E402
 from msgin5g.client import Client  # noqa: E402
 
@@ -233,7 +233,7 @@ def fuzz_endpoint(data):
         if wait is None:
             break
         w.clock.t += max(wait, 1)
-    assert w.clock.t - t0 <= (p.backlog + p.max_pending + 1) * p.exchange_lifetime()
+    assert w.clock.t - t0 <= (p.backlog + p.max_pending + 1) * p.lifetime
     ml = ep.ml
     if KNOWN_B4 and ml.backlog and not ml.pending and not ml.busy:
         return      # bug B4: a cancelled exchange does not start the backlog

@@ -19,7 +19,7 @@ import sys
 import time
 
 from coap import codec, const as C
-from coap.params import Params
+from coap.message import Params
 from coap.udp import UdpEndpoint, resolve
 
 
@@ -126,9 +126,11 @@ def client(cmd, pos, flags):
     code = C.GET if cmd == "get" else C.POST
     payload = flags.get("payload", "").encode()
     cf = flags.get("format")
+    opts = [(C.URI_QUERY, q) for q in query or ()]
+    if "accept" in flags:
+        opts.append((C.ACCEPT, int(flags["accept"])))
     r = ep.request(addr, code, path, payload, cf=int(cf) if cf is not None else None,
-                   con="non" not in flags, query=query,
-                   accept=int(flags["accept"]) if "accept" in flags else None)
+                   con="non" not in flags, options=opts)
     ep.run_until(lambda: r.done, timeout_ms)
     ep.close()
     if "verbose" in flags:
@@ -146,7 +148,7 @@ def client(cmd, pos, flags):
         text = resp.payload.decode()
     except UnicodeError:
         text = resp.payload.hex()
-    print(codec.code_str(resp.code) + (" " + text if text else ""))
+    print(C.code_str(resp.code) + (" " + text if text else ""))
     return 0 if resp.code < 0x80 else 1
 
 

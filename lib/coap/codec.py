@@ -18,11 +18,6 @@ class CoapFormatError(ValueError):
     """A datagram that is not a well-formed CoAP message (RFC 7252 4.2/4.3 'format error')."""
 
 
-def code_str(code):
-    """0x45 -> '2.05'."""
-    return "%d.%02d" % (code >> 5, code & 31)
-
-
 def uint_bytes(v):
     """Minimal big-endian encoding of an unsigned option value (0 -> b'')."""
     n = 0
@@ -31,10 +26,6 @@ def uint_bytes(v):
         n += 1
         t >>= 8
     return v.to_bytes(n, "big")
-
-
-def bytes_uint(b):
-    return int.from_bytes(b, "big") if b else 0
 
 
 class Message:
@@ -70,23 +61,16 @@ class Message:
                 return v
         return default
 
-    def opts(self, num):
-        """Values of every option `num`, in order."""
-        r = []
-        for n, v in self.options:
-            if n == num:
-                r.append(v)
-        return r
-
     def uint(self, num, default=None):
         v = self.opt(num)
-        return default if v is None else bytes_uint(v)
+        return default if v is None else int.from_bytes(v, "big")
 
     def path(self):
         """Uri-Path segments as a list of str."""
-        p = self.opts(_URI_PATH)
-        for i in range(len(p)):
-            p[i] = p[i].decode()
+        p = []
+        for n, v in self.options:
+            if n == _URI_PATH:
+                p.append(v.decode())
         return p
 
     def set_path(self, path):
@@ -101,30 +85,11 @@ class Message:
     def content_format(self):
         return self.uint(_CONTENT_FORMAT)
 
-    def is_request(self):
-        return 1 <= self.code <= 31
-
-    def is_response(self):
-        return self.code >= 64
-
-    def __repr__(self):
-        return "<%s %s mid=%d tok=%s opts=%r len=%d>" % (
-            ("CON", "NON", "ACK", "RST")[self.mtype], code_str(self.code), self.mid,
-            self.token.hex() if self.token else "-", self.options, len(self.payload))
-
-
-def encoded_size(msg):
-    """An upper bound of the encoded length (exact without extended option headers)."""
-    n = 4 + len(msg.token)
-    for _, v in msg.options:
-        n += 5 + len(v)
-    if msg.payload:
-        n += 1 + len(msg.payload)
-    return n
 
 
 def encode_into(msg, buf):
-    """Write msg into buf (bytearray large enough, see encoded_size); return the length."""
+    """Write msg into buf (a bytearray large enough: 5 octets per option header, 5 + token +
+    payload) and return the length."""
     tok = msg.token
     tkl = len(tok)
     if tkl > 8:
@@ -182,7 +147,9 @@ _buf = None   # encode()'s scratch, grown to the largest message up to _MAX_KEPT
 def encode(msg):
     """msg -> bytes (one allocation per message once the scratch buffer has grown)."""
     global _buf
-    n = encoded_size(msg)
+    n = 5 + len(msg.token) + len(msg.payload)   # an upper bound: 5 octets per option header
+    for o in msg.options:
+        n += 5 + len(o[1])
     b = _buf
     if b is None or len(b) < n:
         b = bytearray((n + 63) & ~63)

@@ -69,3 +69,8 @@ CF_XML = const(41)
 CF_OCTETS = const(42)
 CF_JSON = const(50)
 CF_CBOR = const(60)
+
+
+def code_str(code):
+    """0x45 -> '2.05'."""
+    return "%d.%02d" % (code >> 5, code & 31)

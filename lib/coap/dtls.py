@@ -187,6 +187,7 @@ class DtlsEndpoint(UdpEndpoint):
         self.hs_timeout_ms = hs_timeout_ms
         self.retry_ms = retry_ms
         UdpEndpoint.__init__(self, local_host, local_port, params, bufsize, **kw)
+        self.ml.send_raw = self._send  # every datagram goes through the session
         self.sock.connect(self.peer)   # the kernel now drops datagrams from anyone else
         self._io = _Dgram(self.sock, max(bufsize, _RX_MAX))
         self._ss = None        # SSLSocket of the current session (None: no session)
@@ -369,7 +370,7 @@ class DtlsEndpoint(UdpEndpoint):
     def send_request(self, addr, msg, callback=None, timeout=None):
         if self._backoff():   # fail fast with the reason instead of timing out
             req = Req(addr, msg, callback)
-            req.finish(None, str(self.error))
+            self._end(req, None, str(self.error))
             return req
         return UdpEndpoint.send_request(self, addr, msg, callback, timeout)
 

@@ -27,12 +27,8 @@ _NOT_FOUND = const(0x84)
 _METHOD_NOT_ALLOWED = const(0x85)
 _INTERNAL_SERVER_ERROR = const(0xA0)
 _SERVICE_UNAVAILABLE = const(0xA3)
-_URI_HOST = const(3)
 _CONTENT_FORMAT = const(12)
-_URI_QUERY = const(15)
-_ACCEPT = const(17)
-from coap.message import MessageLayer
-from coap.params import Params
+from coap.message import MessageLayer, Params
 
 # Options this stack recognises; an unknown critical (odd) option in a CON request gets 4.02.
 _KNOWN = const((1, 3, 4, 5, 6, 7, 8, 11, 12, 14, 15, 17, 20, 23, 27, 28, 35, 39, 60, 258))
@@ -56,17 +52,6 @@ class Req:
         self.token = msg.token
         self.callback = callback
 
-    def finish(self, response, error):
-        if self.done:
-            return
-        self.done = True
-        self.response = response
-        self.error = error
-        if response:
-            self.code = response.code
-        if self.callback:
-            self.callback(self)
-
 
 class Endpoint:
     def __init__(self, send, params=None, clock=None, rand=None, log=None):
@@ -76,20 +61,15 @@ class Endpoint:
         self.log = log
         self._res = []          # (segments, prefix, methods, handler)
         self._reqs = {}         # token -> Req
-        self.kick = _nothing    # set by an async runner to wake its timer
+        self.kick = int         # a no-op until an async runner sets its wake-up (int() is free)
         self.handler_errors = 0
         self._rnd = b""         # random octets for tokens, fetched 64 at a time
         self._ri = 0
 
     # ---------------- server side ----------------
     def resource(self, path, handler, prefix=False, methods=None):
-        if isinstance(path, str):
-            segs = []
-            for s in path.split("/"):
-                if s:
-                    segs.append(s)
-        else:
-            segs = list(path)
+        """Serve path ('a/b' or a list of segments); prefix=True also serves a/b/..."""
+        segs = Message().set_path(path).path()     # the same parsing as requests get
         self._res.append((segs, prefix, methods, handler))
 
     def respond(self, req, code, payload=b"", cf=None, options=None):
@@ -111,8 +91,10 @@ class Endpoint:
 
     # ---------------- client side ----------------
     def request(self, addr, code, path=None, payload=b"", cf=None, con=True, options=None,
-                callback=None, host=None, query=None, accept=None, timeout=None):
-        """Send a request; returns its Req. `options` is a list of (number, value)."""
+                callback=None, timeout=None):
+        """Send a request; returns its Req. `options` is a list of (number, value) with int,
+        str or bytes values, e.g. [(3, 'host'), (15, 'a=1'), (17, 41)] for Uri-Host,
+        Uri-Query and Accept."""
         # Tokens: 4 random octets (RFC 7252 5.3.1), from a block read once per 16 requests.
         i = self._ri
         if i >= len(self._rnd):
@@ -120,17 +102,10 @@ class Endpoint:
             i = 0
         self._ri = i + 4
         msg = Message(_CON if con else _NON, code, 0, self._rnd[i:i + 4], [], payload)
-        if host:
-            msg.add(_URI_HOST, host)
         if path:
             msg.set_path(path)
         if cf is not None:
             msg.add(_CONTENT_FORMAT, cf)
-        if query:
-            for q in query:
-                msg.add(_URI_QUERY, q)
-        if accept is not None:
-            msg.add(_ACCEPT, accept)
         if options:
             for n, v in options:
                 msg.add(n, v)
@@ -141,7 +116,7 @@ class Endpoint:
         req = Req(addr, msg, callback)
         reqs = self._reqs
         if len(reqs) >= self.p.max_pending or msg.token in reqs:
-            req.finish(None, "busy")   # a token in use: never orphan the older request
+            self._end(req, None, "busy")   # a token in use: never orphan the older request
             return req
         now = self.clock()
         reqs[msg.token] = req
@@ -165,7 +140,7 @@ class Endpoint:
         req.ping = True
         req.tx = self.ml.send_con(addr, req.msg, self.clock(), req)
         if req.tx is None:
-            req.finish(None, "backlog full")
+            self._end(req, None, "backlog full")
         self.kick()
         return req
 
@@ -175,11 +150,20 @@ class Endpoint:
         self._end(req, None, "cancelled")
 
     def _end(self, req, resp, err):
+        """Finish req once: record the outcome, forget its token, call its callback."""
+        if req.done:
+            return
         if self._reqs.get(req.token) is req:
             del self._reqs[req.token]
         if req.tx:
             req.retransmits = req.tx.tries
-        req.finish(resp, err)
+        req.done = True
+        req.response = resp
+        req.error = err
+        if resp:
+            req.code = resp.code
+        if req.callback:
+            req.callback(req)
 
     def on_tx(self, tx, msg, err, now):
         """Message-layer event: the CON `tx` was answered by an ACK (msg), a RST
@@ -189,7 +173,7 @@ class Endpoint:
             return
         if msg is not None and msg.code == _EMPTY:
             if req.ping:
-                req.finish(None, "not a ping reply")
+                self._end(req, None, "not a ping reply")
                 return
             # Separate response follows (RFC 7252 5.2.2): wait for it.
             dl = time.ticks_add(now, self.p.response_timeout or self.p.max_transmit_wait)
@@ -213,7 +197,7 @@ class Endpoint:
             req = self._reqs.get(msg.token)
             if req is not None and req.addr == addr:
                 if con:
-                    self.ml.reply(addr, mid, bytes((0x60, 0, mid >> 8, mid & 0xFF)))
+                    self.ml.empty(addr, mid, 0x60)
                 if req.tx:
                     self.ml.cancel(req.tx, now)  # its ACK was lost; the response implies it
                 self._end(req, msg, None)
@@ -259,7 +243,7 @@ class Endpoint:
             if out is None:
                 # Deferred: acknowledge now, answer later with a separate response.
                 if con:
-                    self.ml.reply(addr, mid, bytes((0x60, 0, mid >> 8, mid & 0xFF)))
+                    self.ml.empty(addr, mid, 0x60)
                     msg.acked = True
             elif isinstance(out, int):
                 self.respond(msg, out)
@@ -268,7 +252,7 @@ class Endpoint:
             return
         # An unexpected response (RFC 7252 5.3.2) or a reserved code class: reject a CON.
         if con:
-            self.ml.reply(addr, mid, bytes((0x70, 0, mid >> 8, mid & 0xFF)))
+            self.ml.empty(addr, mid, 0x70)
 
     def tick(self):
         """Run timers; return ms until the next one (None when idle)."""
@@ -293,6 +277,3 @@ class Endpoint:
                 self._end(req, None, "timeout")
         return wait
 
-
-def _nothing():
-    pass

@@ -1,5 +1,6 @@
-"""CoAP message layer (RFC 7252 section 4): CON retransmission, NSTART with a bounded backlog,
-deduplication by (peer, Message ID), empty ACK/RST handling and ping.
+"""CoAP message layer (RFC 7252 section 4) and its transmission parameters (4.8): CON
+retransmission, NSTART with a bounded backlog, deduplication by (peer, Message ID), empty
+ACK/RST handling and ping.
 
 No sockets and no clock here: `send(data, addr)` is injected and every call that depends on time
 takes `now` (a ticks_ms value). The upper layer (endpoint.Endpoint) learns how each CON ended
@@ -18,11 +19,52 @@ _ACK = const(2)
 _RST = const(3)
 
 
+class Params:
+    """RFC 7252 transmission parameters (section 4.8), named and configurable in one place.
+
+    All times are milliseconds; set base values as keywords (Params(ack_timeout=300)). The
+    derived values (4.8.2) are plain attributes computed once here, so the message layer reads
+    them without a call:
+
+        max_transmit_span   ACK_TIMEOUT * (2 ** MAX_RETRANSMIT - 1) * ACK_RANDOM_FACTOR
+        max_transmit_wait   ACK_TIMEOUT * (2 ** (MAX_RETRANSMIT + 1) - 1) * ACK_RANDOM_FACTOR
+        lifetime            EXCHANGE_LIFETIME = MAX_TRANSMIT_SPAN + 2 * MAX_LATENCY + PROCESSING_DELAY
+        non_lifetime        NON_LIFETIME = MAX_TRANSMIT_SPAN + MAX_LATENCY
+        ack_jitter          ACK_TIMEOUT * (ACK_RANDOM_FACTOR - 1): the spread of first timeouts
+
+    Change a base value after creation only by making a new Params (the derived ones would
+    not follow)."""
+
+    def __init__(self, **kw):
+        self.ack_timeout = 2000          # ACK_TIMEOUT
+        self.ack_random_factor = 1.5     # ACK_RANDOM_FACTOR
+        self.max_retransmit = 4          # MAX_RETRANSMIT
+        self.nstart = 1                  # NSTART: outstanding interactions per peer
+        self.max_latency = 100000        # MAX_LATENCY
+        self.processing_delay = 2000     # PROCESSING_DELAY (= ACK_TIMEOUT)
+        self.backlog = 8                 # requests waiting for NSTART, over all peers
+        self.dedup_size = 16             # remembered (peer, MID) pairs for deduplication
+        self.max_pending = 8             # requests awaiting a response
+        self.max_message = 1152          # largest datagram sent or accepted (PC-11)
+        self.response_timeout = None     # wait for a separate response; None = MAX_TRANSMIT_WAIT
+        for k in kw:
+            if not hasattr(self, k):
+                raise AttributeError(k)
+            setattr(self, k, kw[k])
+        t = self.ack_timeout
+        f = self.ack_random_factor
+        n = 1 << self.max_retransmit
+        self.max_transmit_span = s = int(t * (n - 1) * f)
+        self.max_transmit_wait = int(t * (2 * n - 1) * f)
+        self.lifetime = s + 2 * self.max_latency + self.processing_delay
+        self.non_lifetime = s + self.max_latency
+        self.ack_jitter = int(t * (f - 1))     # ACK_TIMEOUT * (ACK_RANDOM_FACTOR - 1)
+
+
 class Tx:
     """An outgoing CON message waiting for its ACK or RST. `ctx` is the owner's object (a Req
-    for requests), given back in on_tx."""
-    addr = msg = ctx = data = None
-    due = timeout = tries = 0
+    for requests), given back in on_tx. send_con sets addr/msg/ctx, _start data/timeout/due."""
+    tries = 0
 
 
 class MessageLayer:
@@ -30,9 +72,9 @@ class MessageLayer:
         self.send_raw = send
         self.p = params
         self.upper = upper
-        self.rand = rand              # None: the xorshift in _start()
-        r = os.urandom(6)
-        self._x = (r[2] << 24 | r[3] << 16 | r[4] << 8 | r[5]) or 1
+        self.rand = rand              # tests: a float in [0, 1) per CON; None: the LCG
+        r = os.urandom(4)
+        self._x = r[2] << 8 | r[3]
         self.mid = r[0] << 8 | r[1]   # random start (RFC 7252 4.4)
         self.pending = {}             # mid -> Tx
         self.busy = {}                # addr -> outstanding interactions
@@ -78,17 +120,14 @@ class MessageLayer:
         tx.data = d = encode(msg)
         p = self.p
         if self.rand:
-            r = self.rand()
+            r = int(self.rand() * 65536)
         else:
-            # Retransmission jitter: a cheap xorshift (no syscall per message), seeded from
-            # os.urandom so that devices booted together do not retransmit in step.
-            x = self._x
-            x ^= (x << 13) & 0xFFFFFFFF
-            x ^= x >> 17
-            x ^= (x << 5) & 0xFFFFFFFF
-            self._x = x
-            r = (x & 0xFFFF) / 65536
-        tx.timeout = t = int(p.ack_timeout * (1 + (p.ack_random_factor - 1) * r))
+            # Retransmission jitter: a cheap LCG (no syscall, no float, small ints even on
+            # 32-bit boards), seeded from os.urandom so that devices booted together do not
+            # retransmit in step.
+            self._x = r = (self._x * 75 + 74) % 65537
+        # initial timeout in [ACK_TIMEOUT, ACK_TIMEOUT * ACK_RANDOM_FACTOR) (4.2)
+        tx.timeout = t = p.ack_timeout + (p.ack_jitter * (r & 0xFFFF) >> 16)
         tx.due = time.ticks_add(now, t)
         self.pending[m] = tx
         a = tx.addr
@@ -108,24 +147,27 @@ class MessageLayer:
             self._dr[s] = data
         self._out(data, addr)
 
+    def empty(self, addr, mid, h):
+        """Reply with an empty ACK (h=0x60) or RST (h=0x70) to message `mid`."""
+        self.reply(addr, mid, bytes((h, 0, mid >> 8, mid & 0xFF)))
+
     def cancel(self, tx, now):
         """Stop retransmitting tx (e.g. its separate response already arrived), or take it off
         the backlog if it never went out; the freed NSTART slot goes to the next in line."""
         if tx in self.backlog:
             self.backlog.remove(tx)
         elif self.pending.get(tx.msg.mid) is tx:
-            self._release(tx)
-            self._drain_backlog(now)
+            self._free(tx, now)
 
-    def _release(self, tx):
+    def _free(self, tx, now):
+        """tx is over: release its NSTART slot and start whatever the backlog allows."""
         del self.pending[tx.msg.mid]
-        n = self.busy.get(tx.addr, 1) - 1
+        a = tx.addr
+        n = self.busy.get(a, 1) - 1
         if n > 0:
-            self.busy[tx.addr] = n
+            self.busy[a] = n
         else:
-            self.busy.pop(tx.addr, None)
-
-    def _drain_backlog(self, now):
+            self.busy.pop(a, None)
         bl = self.backlog
         i = 0
         while i < len(bl):
@@ -156,16 +198,15 @@ class MessageLayer:
             tx = self.pending.get(mid)
             if tx is None or tx.addr != addr or (msg.code and msg.token != tx.msg.token):
                 return None  # late or foreign ACK/RST, or a response for another token
-            self._release(tx)
+            self._free(tx, now)
             if t == _ACK:
                 self.upper.on_tx(tx, msg, None, now)
             else:
                 self.upper.on_tx(tx, None, "reset", now)
-            self._drain_backlog(now)
             return None
         if msg.code == 0:
             if t == _CON:   # CoAP ping (RFC 7252 4.3): answer with RST
-                self._out(bytes((0x70, 0, mid >> 8, mid & 0xFF)), addr)
+                self.empty(addr, mid, 0x70)
             return None
         key = (addr, mid)
         s = self._di.get(key)
@@ -209,9 +250,8 @@ class MessageLayer:
             for tx in due:
                 if tx.tries >= self.p.max_retransmit:
                     self.timeouts += 1
-                    self._release(tx)
+                    self._free(tx, now)
                     self.upper.on_tx(tx, None, "timeout", now)
-                    self._drain_backlog(now)
                     continue
                 tx.tries += 1
                 tx.timeout *= 2

@@ -6,28 +6,14 @@ stack: always obtain them with resolve() or from a received datagram.
 """
 import select
 import socket
-import sys
 import time
 
 from coap.endpoint import Endpoint
-
-_MP = sys.implementation.name == "micropython"
 
 
 def resolve(host, port):
     a = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0][-1]
     return bytes(a) if isinstance(a, bytearray) else a  # unix port: bytearray is unhashable
-
-
-def addr_str(a):
-    """Printable 'ip:port' for an address of any port."""
-    if isinstance(a, tuple):
-        return "%s:%d" % (a[0], a[1])
-    try:
-        f, ip, port = socket.sockaddr(a)
-        return "%d.%d.%d.%d:%d" % (ip[0], ip[1], ip[2], ip[3], port)
-    except Exception:
-        return repr(a)
 
 
 class UdpEndpoint(Endpoint):
@@ -41,10 +27,7 @@ class UdpEndpoint(Endpoint):
         self.bufsize = bufsize
         self._poller = select.poll()
         self._poller.register(s, select.POLLIN)
-        Endpoint.__init__(self, self._send, params, **kw)
-
-    def _send(self, data, addr):
-        self.sock.sendto(data, addr)
+        Endpoint.__init__(self, s.sendto, params, **kw)
 
     def close(self):
         try:
@@ -98,47 +81,8 @@ class UdpEndpoint(Endpoint):
             self.poll(1000)
         return r
 
-    # ---------------- asyncio ----------------
-    async def run(self):
-        """Run forever under asyncio: one reader for the socket, one timer task."""
-        import asyncio
-        self._wake = ev = asyncio.Event()
-        self.kick = ev.set
-
-        def readable():             # CPython: the event loop calls this when data waits
-            self._drain()
-            ev.set()
-
-        async def reader():         # MicroPython: one task waits on the socket
-            while True:
-                yield asyncio.core._io_queue.queue_read(self.sock)
-                self._drain()
-                ev.set()
-
-        if _MP:
-            asyncio.create_task(reader())
-        else:
-            asyncio.get_event_loop().add_reader(self.sock.fileno(), readable)
-        try:
-            while True:
-                w = self.tick()
-                ev.clear()
-                if w is None:
-                    await ev.wait()
-                else:
-                    try:
-                        await asyncio.wait_for_ms(ev.wait(), max(w, 1))
-                    except asyncio.TimeoutError:
-                        pass
-        finally:
-            if not _MP:
-                asyncio.get_event_loop().remove_reader(self.sock.fileno())
-
-    async def arequest(self, addr, code, path=None, payload=b"", **kw):
-        """Awaitable request (the endpoint's run() task must be running)."""
-        import asyncio
-        ev = asyncio.Event()
-        r = self.request(addr, code, path, payload, callback=lambda r: ev.set(), **kw)
-        if not r.done:
-            await ev.wait()
-        return r
+    # ---- asyncio (coap.aio: plain-loop devices never load it; awaitable requests there) ----
+    def run(self):
+        """Coroutine serving this endpoint forever under asyncio (see coap.aio.run)."""
+        from coap.aio import run
+        return run(self)

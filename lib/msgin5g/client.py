@@ -63,6 +63,7 @@ class Client:
         self.ep = ep
         self.server = server
         self.host = host
+        self._hopt = [(3, host)] if host else None    # Uri-Host on every request
         self.id = ue_service_id
         self.ue_id = ue_id
         self.me = wire.addr(wire.UE, ue_service_id)
@@ -285,7 +286,7 @@ class Client:
                 done(r.code)
 
         self.ep.request(self.server, _POST, "msgin5g", wire.encode(wire.dereg(self.id)),
-                        cf=_CF_JSON, host=self.host, callback=fin)
+                        cf=_CF_JSON, options=self._hopt, callback=fin)
 
     def _ka_arm(self, now):
         self._ka_due = time.ticks_add(now, self.keepalive_ms) if self.keepalive_ms else None
@@ -321,7 +322,7 @@ class Client:
     def _send_now(self, body, cb):
         self.count["sent"] += 1
         self._req = self.ep.request(self.server, _POST, "msgin5g", wire.encode(body), cf=_CF_JSON,
-                                    host=self.host, callback=cb)
+                                    options=self._hopt, callback=cb)
 
     def _pump(self, now):
         if self._rx or self._req is not None or self.state != REGISTERED or not self._q:

@@ -41,12 +41,13 @@ class Configurator:
     def _get(self):
         self.state = "REQUESTING"
         self._due = None
-        q = ["val-ue-id=" + self.ue_id]
+        o = [(15, "val-ue-id=" + self.ue_id), (17, _CF_XML)]      # Uri-Query, Accept
         if self.ue_service_id:
-            q.append("val-user-id=" + self.ue_service_id)
+            o.append((15, "val-user-id=" + self.ue_service_id))
+        if self.host:
+            o.append((3, self.host))                                # Uri-Host
         self.ep.request(self.addr, _GET, "su-uc/v1/val-services/%s/ue-configurations" %
-                        VAL_SERVICE_ID, query=q, accept=_CF_XML, host=self.host,
-                        callback=self._answer)
+                        VAL_SERVICE_ID, options=o, callback=self._answer)
 
     def _retry(self, ms=None):
         self.state = "BACKOFF"

@@ -9,7 +9,7 @@ import asyncio
 import json
 import time
 
-from coap.params import Params
+from coap.message import Params
 from coap.udp import UdpEndpoint, resolve
 from msgin5g import log
 from msgin5g.uri import parse_uri
@@ -203,7 +203,7 @@ class Device:
         c = self.client
         if c is None or getattr(c, "state", None) != "REGISTERED":
             return
-        self.ep.kick = _nothing
+        self.ep.kick = int          # no asyncio runner any more: waking it is a no-op
         c.deregister()
         self.ep.run_until(lambda: c.state == "DEREGISTERED", timeout_ms)
         log.info("deregistered: %s", c.state)
@@ -214,6 +214,3 @@ class Device:
         s["uptimeMs"] = self.uptime_ms()
         return "STATUS " + json.dumps(s)
 
-
-def _nothing():
-    pass

@@ -128,7 +128,7 @@ class Relay:
             else:
                 self.count["dropped"] += 1
             return
-        if m.is_request():
+        if 1 <= m.code <= 31:   # a request
             if m.opt(_URI_HOST) != self.host:
                 return self._answer(m, _NOT_FOUND, addr) if t == _CON else self._drop()
             if not self._learn(m, addr, now):
@@ -187,7 +187,7 @@ class Relay:
             return self._out(b, e[0], "down")
         if m.code == 0:  # ping to the relay itself
             return self._out(bytes((0x70, 0, m.mid >> 8, m.mid & 0xFF)), self.server, None)
-        if m.is_request():
+        if 1 <= m.code <= 31:   # a request
             try:
                 p = m.path()
             except ValueError:  # Uri-Path not UTF-8

@@ -9,7 +9,7 @@ Only the role's own modules are imported (a plain sensor never loads the gateway
 """
 import asyncio
 
-from coap.params import Params
+from coap.message import Params
 from coap.udp import UdpEndpoint, resolve
 from msgin5g import log
 from msgin5g.uri import parse_uri
@@ -52,7 +52,7 @@ def _gateway(dev, c):
     l3 = datagrams(_udp(cfg["gatewayL3Port"]), gw.a2_received, gw.a2_tick)
 
     def send2(data, addr):
-        l3._send(data, addr)
+        l3.sock.sendto(data, addr)
         l3.kick()       # re-arm the retransmission timer of its loop
 
     gw.attach_a2(send2)
@@ -66,7 +66,7 @@ def _relay(dev, c):
     cfg = dev.cfg
     _, host, port = parse_uri(cfg["server"])
     ep = _udp(cfg["gatewayPort"])
-    r = Relay(ep._send, resolve(host, port), host, max_ues=cfg["maxDevices"], log=log.info)
+    r = Relay(ep.sock.sendto, resolve(host, port), host, max_ues=cfg["maxDevices"], log=log.info)
     datagrams(ep, r.received, r.tick)
     dev.role = r
     log.info("relay: port %d -> %s:%d", cfg["gatewayPort"], host, port)
@@ -80,7 +80,7 @@ async def _cue(dev):
     gw = resolve(host, port)
     ep = dev.ep
     if scheme == "udp":     # A.2 (PC-37) on the device socket
-        ac = AppClient(gw, cfg["applicationId"], send=ep._send, log=log.info)
+        ac = AppClient(gw, cfg["applicationId"], send=ep.sock.sendto, log=log.info)
         datagrams(ep, ac.received, ac.tick)
     else:                   # A.3 (PC-38)
         if scheme == "coaps":

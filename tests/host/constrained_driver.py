@@ -11,7 +11,7 @@ REPORT <same|other> <status>, DEREGISTERED; exits 1 on a timeout.
 import sys
 import time
 
-from coap.params import Params
+from coap.message import Params
 from coap.udp import UdpEndpoint, resolve
 
 
@@ -37,7 +37,7 @@ def main(a):
         from msgin5g.appclient import AppClient
         gw = resolve("127.0.0.1", port)
         if mode == "a2":
-            c = AppClient(gw, int(me), send=ep._send)
+            c = AppClient(gw, int(me), send=ep.sock.sendto)
             from msgin5g.roles import datagrams
             datagrams(ep, c.received, c.tick)
         else:

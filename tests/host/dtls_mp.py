@@ -1,6 +1,6 @@
 # MicroPython-side driver for tests/host/test_dtls.py (run by the unix port, not by pytest).
 #   dtls_mp.py bench PLAIN_PORT DTLS_PORT N PSK   -> JSON: handshake ms, round trips/s
-#   dtls_mp.py async DTLS_PORT PSK                -> JSON: asyncio run()/arequest results
+#   dtls_mp.py async DTLS_PORT PSK                -> JSON: asyncio run() and coap.aio.request results
 #   dtls_mp.py restart DTLS_PORT PSK              -> steps driven by lines on stdin
 import json
 import sys
@@ -8,7 +8,7 @@ import time
 
 from coap import const as C
 from coap.dtls import DtlsEndpoint
-from coap.params import Params
+from coap.message import Params
 from coap.udp import UdpEndpoint, resolve
 
 
@@ -43,6 +43,7 @@ def bench(plain_port, dtls_port, n, psk):
 
 def asynctest(port, psk):
     import asyncio
+    from coap import aio
     ep = DtlsEndpoint("127.0.0.1", port, psk_identity="ue-1", psk=psk, hs_timeout_ms=2000)
     out = {"ticks": 0}
 
@@ -56,14 +57,14 @@ def asynctest(port, psk):
         asyncio.create_task(ticker())
         await asyncio.sleep_ms(0)
         t = time.ticks_ms()
-        r = await ep.arequest(ep.peer, C.GET, "time")
+        r = await aio.request(ep, ep.peer, C.GET, "time")
         out["first"] = [r.code, r.error, time.ticks_diff(time.ticks_ms(), t)]
         out["ticks_at_first"] = out["ticks"]
         codes = []
         for i in range(5):
-            r = await ep.arequest(ep.peer, C.POST, "dtls21", b"v%d" % i, cf=0)
+            r = await aio.request(ep, ep.peer, C.POST, "dtls21", b"v%d" % i, cf=0)
             codes.append(r.code)
-        r = await ep.arequest(ep.peer, C.GET, "dtls21")
+        r = await aio.request(ep, ep.peer, C.GET, "dtls21")
         codes.append(r.code)
         out["codes"] = codes
         out["last"] = r.response.payload.decode() if r.response else None

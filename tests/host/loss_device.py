@@ -16,7 +16,7 @@ import sys
 import json
 
 import asyncio
-from coap.params import Params
+from coap.message import Params
 from msgin5g import device
 
 _ACK = int(sys.argv[2])

@@ -100,10 +100,10 @@ def test_endpoint_target_detects_a_wedged_peer(monkeypatch):
     # back a peer's NSTART slot is caught.
     from coap.message import MessageLayer
 
-    def leaky(self, tx):
+    def leaky(self, tx, now):
         del self.pending[tx.msg.mid]
 
-    monkeypatch.setattr(MessageLayer, "_release", leaky)
+    monkeypatch.setattr(MessageLayer, "_free", leaky)
     with pytest.raises(AssertionError, match="exchanges left"):
         fuzz.fuzz_endpoint(b"\x06\x00\x00")      # op 6: one CON request to peer 0
 

@@ -2,7 +2,7 @@
 driven by a FakeClock (used by test_coap_exchange*.py)."""
 from coap.codec import decode, encode
 from coap.endpoint import Endpoint
-from coap.params import Params
+from coap.message import Params
 from tinytest import FakeClock
 
 CON, NON, ACK, RST = 0, 1, 2, 3

@@ -5,7 +5,7 @@ import json
 
 from coap.codec import Message, decode, encode
 from coap.endpoint import Endpoint
-from coap.params import Params
+from coap.message import Params
 from msgin5g import a2, a3, ids
 from msgin5g.appclient import AppClient
 from tinytest import FakeClock

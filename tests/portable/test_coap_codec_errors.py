@@ -2,7 +2,8 @@
 """CoAP codec: encode_into, code_str and every format error (RFC 7252 section 3); vectors and
 round trips are in test_coap_codec."""
 from coap import const as c
-from coap.codec import Message, decode, encode, encode_into, code_str, CoapFormatError
+from coap.codec import Message, decode, encode, encode_into, CoapFormatError
+from coap.const import code_str
 from tinytest import raises
 
 

@@ -2,7 +2,7 @@
 """Configuration retrieval (PC-13) driven without sockets: the test plays the SEAL server."""
 from coap.codec import Message, decode, encode
 from coap.endpoint import Endpoint
-from coap.params import Params
+from coap.message import Params
 from msgin5g.configure import Configurator
 from tinytest import FakeClock
 
@@ -36,7 +36,7 @@ def test_request_wire_format_and_success():
     m = w.answer(0x45, XML)
     assert m.code == 1 and m.path() == ["su-uc", "v1", "val-services", "msgin5g",
                                         "ue-configurations"]
-    assert m.opts(15) == [b"val-ue-id=dev-7", b"val-user-id=ue-7"]
+    assert [v for n, v in m.options if n == 15] == [b"val-ue-id=dev-7", b"val-user-id=ue-7"]
     assert m.uint(17) == 41 and m.opt(3) == b"cfg.example"
     assert w.res == [("OK", {"server": "coap://10.0.0.9:5683", "ueServiceId": "ue-7",
                              "segmentSize": 256})]

@@ -5,7 +5,7 @@ import json
 
 from coap.codec import Message, decode, encode
 from coap.endpoint import Endpoint
-from coap.params import Params
+from coap.message import Params
 from msgin5g import a2, a3, ids, wire
 from msgin5g.client import Client
 from msgin5g.gateway import Gateway
