@@ -38,33 +38,42 @@ def codec(n=20000):
     print("encode_decode_us", dt / n)
 
 
-def rtt(port, n):
+def rtt(port, n, rounds=10):
+    """Round trips/s of ep.call() and of a bare socket loop against the same server. The two
+    alternate in `rounds` rounds of n/rounds each and the best round of each counts: on a
+    shared machine the best round is the one least disturbed by other load."""
     from coap.udp import UdpEndpoint, resolve
     addr = resolve("127.0.0.1", port)
     ep = UdpEndpoint("127.0.0.1", 0)
-    m = typical()
-    t0 = time.ticks_ms()
-    ok = 0
-    for _ in range(n):
-        r = ep.call(addr, 2, "bench", PAYLOAD, cf=50, options=[(3, "msgin5g.example.net")])
-        ok += r.error is None
-    dt = time.ticks_diff(time.ticks_ms(), t0)
-    print("stack_rtt_per_s", n * 1000 / dt)
-    print("stack_ok", ok)
-    ep.close()
+    host = [(3, "msgin5g.example.net")]
     # Bare loop: the same datagram prebuilt, a raw socket, a blocking wait for any reply.
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.connect(addr)
     buf = bytearray(1152)
-    k = encode_into(m, buf)
-    t0 = time.ticks_ms()
-    for i in range(n):
-        buf[2] = i >> 8 & 0xFF   # new Message ID each time, or the server deduplicates
-        buf[3] = i & 0xFF
-        s.send(memoryview(buf)[:k])
-        s.recv(1280)
-    dt = time.ticks_diff(time.ticks_ms(), t0)
-    print("bare_rtt_per_s", n * 1000 / dt)
+    k = encode_into(typical(), buf)
+    mv = memoryview(buf)[:k]
+    per = max(n // rounds, 1)
+    best_s = best_b = 0
+    ok = 0
+    j = 0
+    for _ in range(rounds):
+        t0 = time.ticks_us()
+        for _ in range(per):
+            r = ep.call(addr, 2, "bench", PAYLOAD, cf=50, options=host)
+            ok += r.error is None
+        best_s = max(best_s, per * 1000000 / time.ticks_diff(time.ticks_us(), t0))
+        t0 = time.ticks_us()
+        for _ in range(per):
+            j += 1
+            buf[2] = j >> 8 & 0xFF   # new Message ID each time, or the server deduplicates
+            buf[3] = j & 0xFF
+            s.send(mv)
+            s.recv(1280)
+        best_b = max(best_b, per * 1000000 / time.ticks_diff(time.ticks_us(), t0))
+    print("stack_rtt_per_s", best_s)
+    print("stack_ok", ok)
+    print("bare_rtt_per_s", best_b)
+    ep.close()
     s.close()
 
 

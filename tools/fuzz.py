@@ -48,8 +48,7 @@ from binascii import b2a_base64  # noqa: E402
 
 from coap import codec  # noqa: E402
 from coap.codec import CoapFormatError, Message  # noqa: E402
-from coap.endpoint import Endpoint  # noqa: E402
-from coap.message import Params  # noqa: E402
+from coap.endpoint import Endpoint, Params  # noqa: E402
 from msgin5g import a2, a3, wire  # noqa: E402
 from msgin5g.client import Client  # noqa: E402
 

@@ -19,7 +19,7 @@ import sys
 import time
 
 from coap import codec, const as C
-from coap.message import Params
+from coap.endpoint import Params
 from coap.udp import UdpEndpoint, resolve
 
 

@@ -144,8 +144,10 @@ def encode_into(msg, buf):
 _buf = None   # encode()'s scratch, grown to the largest message up to _MAX_KEPT octets
 
 
-def encode(msg):
-    """msg -> bytes (one allocation per message once the scratch buffer has grown)."""
+def encode(msg, view=False):
+    """msg -> bytes (one allocation per message once the scratch buffer has grown). With
+    view=True: a memoryview of the scratch buffer instead, valid until the next encode()
+    (for sending at once without a copy)."""
     global _buf
     n = 5 + len(msg.token) + len(msg.payload)   # an upper bound: 5 octets per option header
     for o in msg.options:
@@ -155,7 +157,8 @@ def encode(msg):
         b = bytearray((n + 63) & ~63)
         if n <= _MAX_KEPT:
             _buf = b
-    return bytes(memoryview(b)[:encode_into(msg, b)])
+    b = memoryview(b)[:encode_into(msg, b)]
+    return b if view else bytes(b)
 
 
 def decode(data):

@@ -25,15 +25,12 @@ class UdpEndpoint(Endpoint):
         s.setblocking(False)
         self.port = port
         self.bufsize = bufsize
-        self._poller = select.poll()
-        self._poller.register(s, select.POLLIN)
+        self._poller = p = select.poll()
+        p.register(s, select.POLLIN)
+        self._wait = getattr(p, "ipoll", p.poll)    # MicroPython's ipoll allocates nothing
         Endpoint.__init__(self, s.sendto, params, **kw)
 
     def close(self):
-        try:
-            self._poller.unregister(self.sock)
-        except Exception:
-            pass
         self.sock.close()
 
     def _drain(self):
@@ -55,7 +52,7 @@ class UdpEndpoint(Endpoint):
             w = timeout_ms
         if w < 0:
             w = 0
-        if self._poller.poll(w):
+        for _ in self._wait(w):
             try:
                 data, addr = self.sock.recvfrom(self.bufsize)
             except OSError:
@@ -66,17 +63,15 @@ class UdpEndpoint(Endpoint):
         """Poll until done() is true or timeout_ms passes. Returns done()."""
         t0 = time.ticks_ms()
         while not done():
-            left = 1000
-            if timeout_ms is not None:
-                left = timeout_ms - time.ticks_diff(time.ticks_ms(), t0)
-                if left <= 0:
-                    break
-            self.poll(min(left, 1000))
+            if timeout_ms is not None and time.ticks_diff(time.ticks_ms(), t0) >= timeout_ms:
+                break
+            self.poll(50)
         return done()
 
-    def call(self, addr, code, path=None, payload=b"", **kw):
+    def call(self, addr, code, path=None, payload=b"", cf=None, con=True, options=None,
+             timeout=None):
         """Blocking request for plain loops, scripts and the REPL; returns the finished Req."""
-        r = self.request(addr, code, path, payload, **kw)
+        r = self.request(addr, code, path, payload, cf, con, options, None, timeout)
         while not r.done:       # the request's own timers end it (timeout, reset)
             self.poll(1000)
         return r

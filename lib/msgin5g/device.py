@@ -9,7 +9,7 @@ import asyncio
 import json
 import time
 
-from coap.message import Params
+from coap.endpoint import Params
 from coap.udp import UdpEndpoint, resolve
 from msgin5g import log
 from msgin5g.uri import parse_uri

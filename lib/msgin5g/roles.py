@@ -9,7 +9,7 @@ Only the role's own modules are imported (a plain sensor never loads the gateway
 """
 import asyncio
 
-from coap.message import Params
+from coap.endpoint import Params
 from coap.udp import UdpEndpoint, resolve
 from msgin5g import log
 from msgin5g.uri import parse_uri

@@ -11,7 +11,7 @@ REPORT <same|other> <status>, DEREGISTERED; exits 1 on a timeout.
 import sys
 import time
 
-from coap.message import Params
+from coap.endpoint import Params
 from coap.udp import UdpEndpoint, resolve
 
 

@@ -8,7 +8,7 @@ import time
 
 from coap import const as C
 from coap.dtls import DtlsEndpoint
-from coap.message import Params
+from coap.endpoint import Params
 from coap.udp import UdpEndpoint, resolve
 
 

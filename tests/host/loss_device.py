@@ -16,7 +16,7 @@ import sys
 import json
 
 import asyncio
-from coap.message import Params
+from coap.endpoint import Params
 from msgin5g import device
 
 _ACK = int(sys.argv[2])

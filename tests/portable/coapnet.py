@@ -1,8 +1,7 @@
 """A socket-free CoAP world for portable tests: an Endpoint whose datagrams go to a list,
 driven by a FakeClock (used by test_coap_exchange*.py)."""
 from coap.codec import decode, encode
-from coap.endpoint import Endpoint
-from coap.message import Params
+from coap.endpoint import Endpoint, Params
 from tinytest import FakeClock
 
 CON, NON, ACK, RST = 0, 1, 2, 3

@@ -4,8 +4,7 @@ over A.3 (an Endpoint with a fake send function) and over A.2 (raw datagrams).""
 import json
 
 from coap.codec import Message, decode, encode
-from coap.endpoint import Endpoint
-from coap.message import Params
+from coap.endpoint import Endpoint, Params
 from msgin5g import a2, a3, ids
 from msgin5g.appclient import AppClient
 from tinytest import FakeClock

@@ -4,8 +4,7 @@ a FakeClock; the test plays the server (PROTOCOL.md 4, 6, 7, 8)."""
 import json
 
 from coap.codec import Message, decode, encode
-from coap.endpoint import Endpoint
-from coap.message import Params
+from coap.endpoint import Endpoint, Params
 from msgin5g import wire
 from msgin5g.client import Client
 from tinytest import FakeClock

@@ -1,8 +1,7 @@
 # heapsize: 128k
 """Configuration retrieval (PC-13) driven without sockets: the test plays the SEAL server."""
 from coap.codec import Message, decode, encode
-from coap.endpoint import Endpoint
-from coap.message import Params
+from coap.endpoint import Endpoint, Params
 from msgin5g.configure import Configurator
 from tinytest import FakeClock
 

@@ -4,8 +4,7 @@ endpoint and its A.2 send function to fake constrained UEs (PROTOCOL.md 5.1, 5.2
 import json
 
 from coap.codec import Message, decode, encode
-from coap.endpoint import Endpoint
-from coap.message import Params
+from coap.endpoint import Endpoint, Params
 from msgin5g import a2, a3, ids, wire
 from msgin5g.client import Client
 from msgin5g.gateway import Gateway

@@ -4,8 +4,7 @@ fake server; then a real MSGin5G Client registering and messaging through it (PC
 import json
 
 from coap.codec import Message, decode, encode
-from coap.endpoint import Endpoint
-from coap.message import Params
+from coap.endpoint import Endpoint, Params
 from msgin5g import wire
 from msgin5g.client import Client
 from msgin5g.relay import Relay

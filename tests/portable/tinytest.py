@@ -7,6 +7,7 @@ them on CPython, and this runner runs them on the MicroPython unix port:
 
 It prints one line per failure and a closing line 'N passed, N failed', exiting 1 on failure.
 """
+import gc
 import sys
 
 
@@ -44,6 +45,7 @@ def run(modnames):
             fn = getattr(mod, n)
             if not callable(fn):
                 continue
+            gc.collect()    # each test starts from the module's own heap, as on a board
             try:
                 fn()
                 passed += 1
