@@ -1,11 +1,12 @@
 # Boards: compile, deploy, flash (see docs/boards.md). Owned by the board layer.
 #   make mpy [BOARD=esp32|esp32s3|rp2040|unix]      .mpy tree in build/<board>/ (no BOARD: all)
-#   make deploy BOARD=.. PORT=.. [CONFIG=f] [SECRETS=f] [RESUME=1] [RESET=1] [DRY_RUN=1]
+#   make deploy BOARD=.. PORT=.. [CONFIG=f] [SECRETS=f] [ROMFS=1] [RESUME=1] [RESET=1] [DRY_RUN=1]
+#   make romfs BOARD=..                             ROMFS image of lib/ in build/<board>.romfs
 #   make flash BOARD=esp32|esp32s3 PORT=.. FIRMWARE=fw.bin [BAUD=460800] [DRY_RUN=1]
 #   make flash BOARD=rp2040 [PORT=..] FIRMWARE=fw.uf2 UF2_DRIVE=/media/$$USER/RPI-RP2
 #   make repl PORT=.. [RESUME=1]
 #   make package-json                               regenerate package.json (mip)
-.PHONY: mpy deploy flash repl package-json
+.PHONY: mpy deploy romfs flash repl package-json
 
 _need = $(if $($(1)),,$(error $(1)= is required, e.g. make $@ $(1)=$(2)))
 _opt = $(if $($(1)),$(2) $($(1)))
@@ -19,7 +20,12 @@ deploy: setup
 	$(PY) tools/build_mpy.py --board $(BOARD)
 	$(PY) tools/deploy.py deploy --board $(BOARD) --port $(PORT) $(call _opt,CONFIG,--config) \
 	  $(call _opt,SECRETS,--secrets) $(call _flag,RESUME,--resume) $(call _flag,RESET,--reset) \
-	  $(call _flag,DRY_RUN,--dry-run)
+	  $(call _flag,ROMFS,--romfs) $(call _flag,DRY_RUN,--dry-run)
+
+romfs: setup
+	$(call _need,BOARD,esp32)
+	$(PY) tools/build_mpy.py --board $(BOARD)
+	$(PY) tools/deploy.py romfs --board $(BOARD)
 
 flash: setup
 	$(call _need,BOARD,esp32)

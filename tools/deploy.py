@@ -2,14 +2,21 @@
 """Put the firmware on a board: deploy files, flash MicroPython, open the REPL.
 
     python tools/deploy.py deploy --board esp32 --port /dev/ttyUSB0 [--config dev.json]
-                                  [--secrets secrets.json] [--resume] [--reset] [--dry-run]
+                                  [--secrets secrets.json] [--romfs] [--resume] [--reset]
+                                  [--dry-run]
+    python tools/deploy.py romfs  --board esp32 [--build-dir DIR] [--output build/esp32.romfs]
     python tools/deploy.py flash  --board esp32 --port /dev/ttyUSB0 --firmware fw.bin
                                   [--baud 460800] [--uf2-drive DIR] [--dry-run]
     python tools/deploy.py repl   --port /dev/ttyUSB0 [--resume]
 
 `deploy` copies build/<board>/ (made by tools/build_mpy.py) with one mpremote session:
 makes :lib, copies lib/ into it recursively, boot.py and main.py to the root, then the config as :config.json and the
-secrets as :secrets.json. mpremote skips files whose hash already matches. `--resume`
+secrets as :secrets.json. mpremote skips files whose hash already matches. With `--romfs` the
+modules go into the board's ROMFS partition instead (`mpremote romfs deploy`, MicroPython 1.25+
+firmware with a ROMFS partition): the image holds lib/, the board mounts it at /rom and
+'/rom/lib' comes before '/lib' on sys.path, so bytecode runs from flash in place and costs RAM
+only for its objects (about 40 % less for the whole runtime). `romfs` only builds the image
+file (for flashing it with other tools). `--resume`
 keeps mpremote from soft-resetting first (needed for the unix port behind a pty).
 `flash` erases and writes an ESP32/S3 with esptool 5 at the board's flash offset; the
 RP2040 is flashed by copying a UF2 file to its boot drive. `--dry-run` prints the commands.
@@ -35,22 +42,46 @@ def _tool(name):
 _MKDIR_LIB = "import os\ntry:\n os.mkdir('lib')\nexcept OSError:\n pass"
 
 
-def deploy_commands(board, port, build_dir=None, config=None, secrets=None, resume=False,
-                    reset=False):
-    """The mpremote command line (one list) that deploys build_dir to the device."""
+def _build_dir(board, build_dir):
     build_dir = build_dir or os.path.join(ROOT, "build", board)
     if not os.path.isdir(os.path.join(build_dir, "lib")):
         raise SystemExit("%s has no lib/: run `make mpy BOARD=%s` first" % (build_dir, board))
+    return build_dir
+
+
+def romfs_stage(build_dir):
+    """A copy of build_dir/lib alone in <build_dir>-romfs/: the ROMFS image root, so that the
+    modules land in /rom/lib (boot.py, main.py and the config stay on the board's filesystem)."""
+    stage = build_dir.rstrip("/") + "-romfs"
+    shutil.rmtree(stage, ignore_errors=True)
+    shutil.copytree(os.path.join(build_dir, "lib"), os.path.join(stage, "lib"))
+    return stage
+
+
+def romfs_command(build_dir, output):
+    """mpremote command that writes the ROMFS image of build_dir's lib/ to `output`."""
+    return [_tool("mpremote"), "romfs", "--no-mpy", "--output", output, "build",
+            romfs_stage(build_dir)]
+
+
+def deploy_commands(board, port, build_dir=None, config=None, secrets=None, resume=False,
+                    reset=False, romfs=False):
+    """The mpremote command line (one list) that deploys build_dir to the device."""
+    build_dir = _build_dir(board, build_dir)
     cmd = [_tool("mpremote"), "connect", port]
     if resume:
         cmd.append("resume")
-    # mpremote's `cp -r dir :lib` copies into :lib/dir once :lib exists, so make :lib
-    # (ignoring "exists") and copy lib's children into it.
-    cmd += ["exec", _MKDIR_LIB]
-    lib = os.path.join(build_dir, "lib")
-    children = [os.path.join(lib, n) for n in sorted(os.listdir(lib))]
-    if children:
-        cmd += ["+", "fs", "cp", "-r"] + children + [":lib/"]
+    if romfs:
+        # --no-mpy: the build is bytecode already (mpy-cross with the board's flags)
+        cmd += ["romfs", "--no-mpy", "deploy", romfs_stage(build_dir)]
+    else:
+        # mpremote's `cp -r dir :lib` copies into :lib/dir once :lib exists, so make :lib
+        # (ignoring "exists") and copy lib's children into it.
+        cmd += ["exec", _MKDIR_LIB]
+        lib = os.path.join(build_dir, "lib")
+        children = [os.path.join(lib, n) for n in sorted(os.listdir(lib))]
+        if children:
+            cmd += ["+", "fs", "cp", "-r"] + children + [":lib/"]
     for f in build_mpy.KEEP_PY:
         if os.path.exists(os.path.join(build_dir, f)):
             cmd += ["+", "fs", "cp", os.path.join(build_dir, f), ":" + f]
@@ -123,7 +154,14 @@ def main(argv=None):
     d.add_argument("--secrets")
     d.add_argument("--resume", action="store_true")
     d.add_argument("--reset", action="store_true", help="soft-reset afterwards (runs main.py)")
+    d.add_argument("--romfs", action="store_true",
+                   help="modules into the ROMFS partition (run from flash, less RAM)")
     d.add_argument("--dry-run", action="store_true")
+    o = sub.add_parser("romfs")
+    o.add_argument("--board", required=True, choices=build_mpy.BOARDS)
+    o.add_argument("--build-dir")
+    o.add_argument("--output")
+    o.add_argument("--dry-run", action="store_true")
     f = sub.add_parser("flash")
     f.add_argument("--board", required=True, choices=build_mpy.BOARDS)
     f.add_argument("--port")
@@ -137,8 +175,19 @@ def main(argv=None):
     a = ap.parse_args(argv)
 
     if a.cmd == "deploy":
-        return _run(deploy_commands(a.board, a.port, a.build_dir, a.config, a.secrets,
-                                    a.resume, a.reset), a.dry_run)
+        rc = _run(deploy_commands(a.board, a.port, a.build_dir, a.config, a.secrets,
+                                  a.resume, a.reset, a.romfs), a.dry_run)
+        if rc and a.romfs:
+            print("ROMFS deploy failed: the firmware needs ROMFS support and a ROMFS partition "
+                  "(MicroPython 1.25+; `mpremote romfs query` shows it). Without it, deploy "
+                  "without ROMFS=1.")
+        elif a.romfs and not a.reset:
+            print("ROMFS written: reset the board (or RESET=1) to mount it at /rom.")
+        return rc
+    if a.cmd == "romfs":
+        b = _build_dir(a.board, a.build_dir)
+        out = a.output or b.rstrip("/") + ".romfs"
+        return _run(romfs_command(b, out), a.dry_run)
     if a.cmd == "repl":
         cmd = [_tool("mpremote"), "connect", a.port] + (["resume"] if a.resume else []) + ["repl"]
         return _run(cmd, False)

@@ -23,7 +23,10 @@ BUILD = os.path.join(mp.ROOT, "build", "mpy-test")
 def mpy_build():
     build_mpy.build(os.path.join(BUILD, "lib"), ["lib", "boards"])
     build_mpy.build(os.path.join(BUILD, "tests"), ["tests/portable"])
-    return ".frozen:%s/lib:%s/tests" % (BUILD, BUILD)
+    # Relative to the working directory (the checkout): module paths (__file__, kept in RAM as
+    # qstrs) are then the same on every machine, and so is the heap a test needs.
+    rel = os.path.relpath(BUILD, mp.ROOT)
+    return ".frozen:%s/lib:%s/tests" % (rel, rel)
 
 
 def heap_of(mod):
