@@ -499,6 +499,8 @@ class Endpoint:
                 # Out of heap (or too fragmented) for this request: ask the peer to retry later.
                 self.handler_errors += 1
                 out = (_SERVICE_UNAVAILABLE, b"", None, [(14, 2)])   # Max-Age 2 s
+                if self.log:
+                    self.log("handler: out of memory, answered 5.03")
             except Exception as e:  # a handler bug must not kill the loop
                 self.handler_errors += 1
                 if self.log:

@@ -44,6 +44,8 @@ def test_response_options_accept_int_and_str_values():
 
 def test_memory_error_in_handler_asks_to_retry():
     n = Net()
+    logged = []
+    n.ep.log = logged.append
 
     def hungry(req):
         raise MemoryError
@@ -52,3 +54,4 @@ def test_memory_error_in_handler_asks_to_retry():
     n.recv(Message(CON, POST, 301, b"m").set_path("big"))
     (resp, _), = n.take()
     assert resp.code == 0xA3 and resp.uint(14) == 2
+    assert n.ep.handler_errors == 1 and logged == ["handler: out of memory, answered 5.03"]
