@@ -114,25 +114,20 @@ def client_figures():
                    "listenPort": 17498, "keepAliveSec": 0, "logLevel": "warn"}, f)
     heaps = ("48k", "64k", "96k", "128k", "160k", "192k", "224k", "256k", "320k")
 
-    def smallest(romfs=None):
-        for heap in heaps:
-            if session(cfg, heap, quick=True, romfs=romfs)[0]:
-                return heap
-        return "over " + heaps[-1]
-    line("smallest heap for the session (of 48k..320k)",
-         "%s  (target 48k, goal 32k)" % smallest())
-    # A board with a ROMFS partition runs the bytecode from flash (make deploy ROMFS=1). The
-    # unix port has no such memory: the image sits in the heap here, so subtract its size.
+    for heap in heaps:
+        if session(cfg, heap, quick=True)[0]:
+            line("smallest heap for the session (of 48k..320k)", "%s  (target 48k, goal 32k)"
+                 % heap)
+            break
+    else:
+        line("smallest heap for the session", "over " + heaps[-1])
+    # A board with a ROMFS partition runs the bytecode from flash (make deploy ROMFS=1): the
+    # runtime's RAM is then its objects only (the unix port keeps the image in its heap).
     import deploy
     img = os.path.join(work, "unix.romfs")
     build = os.path.join(work, "build-unix")
     build_mpy.build("unix", out=build)
     subprocess.run(deploy.romfs_command(build, img), check=True, capture_output=True)
-    h = smallest(img)
-    size = os.path.getsize(img)
-    est = "%dk" % (int(h[:-1]) - size // 1024) if h[-1] == "k" and h[0].isdigit() else "-"
-    line("same, library from a ROMFS image (image %d bytes in the heap here)" % size,
-         "%s, i.e. about %s of RAM on a board with ROMFS" % (h, est))
     line("heap held by the device runtime imported from ROMFS (image excluded)",
          romfs_runtime(img))
     ok, res = session(cfg, "256k", quick=False)
@@ -149,17 +144,15 @@ def romfs_runtime(img):
     return mprun(code, "512k")
 
 
-def session(cfg, heap, quick, romfs=None):
+def session(cfg, heap, quick):
     """register, N messages each way (A2P echoed P2A), one 5 KB segmented message with report,
-    de-register. romfs: run the library from this ROMFS image (tools/host/romfs_boot.py)."""
+    de-register."""
     from m5server.thread import ServerThread
     n = 10 if quick else 100
     res = {}
-    main_py = os.path.join(ROOT, "firmware", "main.py")
-    args = ["tools/host/romfs_boot.py", romfs, main_py, cfg] if romfs else [main_py, cfg]
     with ServerThread(port=17499) as st:
         t0 = time.time()
-        p = mp.popen(args, heap=heap, mpy=not romfs,
+        p = mp.popen([os.path.join(ROOT, "firmware", "main.py"), cfg], heap=heap, mpy=True,
                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             while "ue-b" not in [r["ueServiceId"] for r in st.registrations()]:
