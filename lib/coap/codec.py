@@ -106,28 +106,32 @@ def encode_into(msg, buf):
         d = num - last
         last = num
         ln = len(val)
-        if d < 13 and ln < 13:          # the common case: one header byte
-            buf[i] = d << 4 | ln
+        h = i
+        i += 1
+        # extended delta and/or length (RFC 7252 3.1): 13 = one more octet, 14 = two more
+        if d < 13:
+            b = d << 4
+        elif d < 269:
+            b = 0xD0
+            buf[i] = d - 13
             i += 1
-        else:                           # extended delta and/or length (RFC 7252 3.1)
-            h = i
+        else:
+            b = 0xE0
+            buf[i] = (d - 269) >> 8
+            buf[i + 1] = (d - 269) & 0xFF
+            i += 2
+        if ln < 13:
+            b |= ln
+        elif ln < 269:
+            b |= 13
+            buf[i] = ln - 13
             i += 1
-            b = 0
-            for v in (d, ln):
-                b <<= 4
-                if v < 13:
-                    b |= v
-                elif v < 269:
-                    b |= 13
-                    buf[i] = v - 13
-                    i += 1
-                else:
-                    b |= 14
-                    v -= 269
-                    buf[i] = v >> 8
-                    buf[i + 1] = v & 0xFF
-                    i += 2
-            buf[h] = b
+        else:
+            b |= 14
+            buf[i] = (ln - 269) >> 8
+            buf[i + 1] = (ln - 269) & 0xFF
+            i += 2
+        buf[h] = b
         d = i + ln
         buf[i:d] = val
         i = d

@@ -78,8 +78,9 @@ class Params:
 
 
 class Tx:
-    """An outgoing CON message waiting for its ACK or RST. `ctx` is the owner's object (a Req
-    for requests), given back in on_tx. send_con sets addr/msg/ctx, _start timeout/due."""
+    """An outgoing CON message waiting for its ACK or RST. `ctx` is the owner's object, given
+    back in on_tx; a Req (a subclass) is its own Tx, which saves an object per request.
+    send_con sets addr/msg/ctx, _start timeout/due."""
     tries = 0
 
 
@@ -115,8 +116,9 @@ class MessageLayer:
 
     # ---- sending ----
     def send_con(self, addr, msg, now, ctx=None):
-        """Queue or send a CON; returns the Tx, or None when the backlog is full."""
-        tx = Tx()
+        """Queue or send a CON; returns the Tx (ctx itself when it is one), or None when the
+        backlog is full."""
+        tx = ctx if isinstance(ctx, Tx) else Tx()
         tx.addr = addr
         tx.msg = msg
         tx.ctx = ctx
@@ -290,9 +292,10 @@ _CONTENT_FORMAT = const(12)
 _KNOWN = const((1, 3, 4, 5, 6, 7, 8, 11, 12, 14, 15, 17, 20, 23, 27, 28, 35, 39, 60, 258))
 
 
-class Req:
+class Req(Tx):
     """A client request in flight. `code` is the response code once done (None without a
-    response); `retransmits` counts its CON retransmissions."""
+    response); `retransmits` counts its CON retransmissions. A CON request is its own message
+    layer Tx (req.tx is req)."""
     tx = None
     deadline = None
     done = False
