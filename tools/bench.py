@@ -196,8 +196,7 @@ def _fail(stage, p):
     return False, {}
 
 
-SENSOR = (["lib/coap/%s.py" % m for m in ("__init__", "codec", "params", "message", "endpoint",
-                                          "udp")] +
+SENSOR = (["lib/coap/%s.py" % m for m in ("__init__", "codec", "endpoint", "udp", "aio")] +
           ["lib/msgin5g/%s.py" % m for m in ("__init__", "ids", "wire", "segment", "registration",
                                              "client", "device", "log", "devconfig", "uri",
                                              "repl", "aiorepl")] +
