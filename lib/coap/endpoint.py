@@ -33,6 +33,16 @@ _CON = const(0)
 _NON = const(1)
 _ACK = const(2)
 _RST = const(3)
+_EMPTY = const(0)
+_BAD_OPTION = const(0x82)
+_NOT_FOUND = const(0x84)
+_METHOD_NOT_ALLOWED = const(0x85)
+_INTERNAL_SERVER_ERROR = const(0xA0)
+_SERVICE_UNAVAILABLE = const(0xA3)
+_CONTENT_FORMAT = const(12)
+
+# Options this stack recognises; an unknown critical (odd) option in a CON request gets 4.02.
+_KNOWN = const((1, 3, 4, 5, 6, 7, 8, 11, 12, 14, 15, 17, 20, 23, 27, 28, 35, 39, 60, 258))
 
 
 class Params:
@@ -277,19 +287,6 @@ class MessageLayer:
                 tx.due = time.ticks_add(now, tx.timeout)
                 self.retransmitted += 1
                 self._out(encode(tx.msg, True), tx.addr)
-
-
-
-_EMPTY = const(0)
-_BAD_OPTION = const(0x82)
-_NOT_FOUND = const(0x84)
-_METHOD_NOT_ALLOWED = const(0x85)
-_INTERNAL_SERVER_ERROR = const(0xA0)
-_SERVICE_UNAVAILABLE = const(0xA3)
-_CONTENT_FORMAT = const(12)
-
-# Options this stack recognises; an unknown critical (odd) option in a CON request gets 4.02.
-_KNOWN = const((1, 3, 4, 5, 6, 7, 8, 11, 12, 14, 15, 17, 20, 23, 27, 28, 35, 39, 60, 258))
 
 
 class Req(Tx):

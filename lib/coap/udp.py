@@ -1,4 +1,4 @@
-"""UDP I/O for an Endpoint: one non-blocking socket, a poll() loop and an asyncio runner.
+"""UDP I/O for an Endpoint: one non-blocking socket and a poll() loop (asyncio: coap.aio).
 
 Works on board ports (lwIP: addresses are (ip, port) tuples), on the unix port (addresses are
 raw sockaddr bytes from getaddrinfo/recvfrom) and on CPython. Addresses are opaque to the
