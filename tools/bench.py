@@ -162,8 +162,11 @@ def session(cfg, heap, quick):
             res["boot to registered, unix port (ms)"] = "%.0f  (target <= 200)" % (
                 (time.time() - t0) * 1000)
             t1 = time.time()
-            for i in range(n):
-                st.as_send("as-b", "ue-b", b"message %d" % i, report=(i % 10 == 0))
+            try:
+                for i in range(n):
+                    st.as_send("as-b", "ue-b", b"message %d" % i, report=(i % 10 == 0))
+            except Exception as e:   # the device stopped answering: the server timed out
+                return _fail("messages (%s)" % type(e).__name__, p)
             while len(st.as_inbox("as-b")) < n:
                 if p.poll() is not None or time.time() - t1 > 60:
                     return _fail("messages", p)

@@ -23,7 +23,12 @@ async def run(ep):
     async def reader():         # MicroPython: one task waits on the socket
         while True:
             yield asyncio.core._io_queue.queue_read(ep.sock)
-            ep._drain()
+            try:
+                ep._drain()
+            except MemoryError:
+                # No heap for the receive buffer: the datagram stays queued in the socket.
+                # Never let this task die (the device would go deaf); retry shortly.
+                await asyncio.sleep_ms(20)
             ev.set()
 
     if _MP:

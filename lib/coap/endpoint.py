@@ -61,21 +61,20 @@ class Params:
     Change a base value after creation only by making a new Params (the derived ones would
     not follow)."""
 
+    ack_timeout = 2000          # ACK_TIMEOUT
+    ack_random_factor = 1.5     # ACK_RANDOM_FACTOR
+    max_retransmit = 4          # MAX_RETRANSMIT
+    nstart = 1                  # NSTART: outstanding interactions per peer
+    max_latency = 100000        # MAX_LATENCY
+    processing_delay = 2000     # PROCESSING_DELAY (= ACK_TIMEOUT)
+    backlog = 8                 # requests waiting for NSTART, over all peers
+    dedup_size = 16             # remembered (peer, MID) pairs for deduplication
+    max_pending = 8             # requests awaiting a response
+    response_timeout = None     # wait for a separate response; None = MAX_TRANSMIT_WAIT
+
     def __init__(self, **kw):
-        self.ack_timeout = 2000          # ACK_TIMEOUT
-        self.ack_random_factor = 1.5     # ACK_RANDOM_FACTOR
-        self.max_retransmit = 4          # MAX_RETRANSMIT
-        self.nstart = 1                  # NSTART: outstanding interactions per peer
-        self.max_latency = 100000        # MAX_LATENCY
-        self.processing_delay = 2000     # PROCESSING_DELAY (= ACK_TIMEOUT)
-        self.backlog = 8                 # requests waiting for NSTART, over all peers
-        self.dedup_size = 16             # remembered (peer, MID) pairs for deduplication
-        self.max_pending = 8             # requests awaiting a response
-        self.max_message = 1152          # largest datagram sent or accepted (PC-11)
-        self.response_timeout = None     # wait for a separate response; None = MAX_TRANSMIT_WAIT
-        for k in kw:
-            if not hasattr(self, k):
-                raise AttributeError(k)
+        for k in kw:            # only known names: a typo is an AttributeError naming it
+            getattr(self, k)
             setattr(self, k, kw[k])
         t = self.ack_timeout
         f = self.ack_random_factor
@@ -112,6 +111,7 @@ class MessageLayer:
         self._dr = [None] * n         # stored reply datagram (None: not answered yet)
         self._di = {}                 # key -> slot
         self._next = 0
+        self._peer = None
         # counters (read by status()/bench)
         self.sent = self.received = self.retransmitted = self.timeouts = 0
         self.duplicates = self.bad = self.send_errors = self.evicted = 0
@@ -235,6 +235,12 @@ class MessageLayer:
             if t == _CON:   # CoAP ping (RFC 7252 4.3): answer with RST
                 self.empty(addr, mid, 0x70)
             return None
+        # The key lives in the ring for EXCHANGE_LIFETIME: give it the peer's address object
+        # seen last instead of this datagram's copy, so that copy dies young and does not
+        # pin a spot in the middle of the heap (fragmentation).
+        if addr == self._peer:
+            addr = self._peer
+        self._peer = addr
         key = (addr, mid)
         s = self._di.get(key)
         if s is not None and time.ticks_diff(self._dt[s], now) > 0:

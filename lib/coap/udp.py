@@ -23,7 +23,6 @@ class UdpEndpoint(Endpoint):
         self.sock = s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind(resolve(host, port))
         s.setblocking(False)
-        self.port = port
         self.bufsize = bufsize
         self._poller = p = select.poll()
         p.register(s, select.POLLIN)
@@ -34,19 +33,18 @@ class UdpEndpoint(Endpoint):
         self.sock.close()
 
     def _drain(self):
-        """Read and process every datagram that is waiting."""
-        n = 0
+        """Read and process every datagram that is waiting. A MemoryError (no heap left for
+        the receive buffer) goes to the caller with the datagram still queued in the socket."""
         while True:
             try:
                 data, addr = self.sock.recvfrom(self.bufsize)
             except OSError:
-                return n
-            n += 1
+                return
             self.received(data, addr)
 
     def poll(self, timeout_ms=0):
-        """Run due timers, then wait up to timeout_ms (less if a timer comes first) for one
-        datagram and process it."""
+        """Run due timers, then wait up to timeout_ms (less if a timer comes first) for
+        datagrams and process them."""
         w = self.tick()
         if w is None or w > timeout_ms:
             w = timeout_ms
@@ -54,10 +52,11 @@ class UdpEndpoint(Endpoint):
             w = 0
         for _ in self._wait(w):
             try:
-                data, addr = self.sock.recvfrom(self.bufsize)
-            except OSError:
-                return
-            self.received(data, addr)
+                self._drain()
+            except MemoryError:
+                # Too little (or too fragmented) heap: leave the datagram queued, let timers
+                # and the GC free something, and do not spin on a readable socket.
+                time.sleep_ms(min(w, 20))
 
     def run_until(self, done, timeout_ms=None):
         """Poll until done() is true or timeout_ms passes. Returns done()."""
