@@ -111,7 +111,6 @@ class MessageLayer:
         self._dr = [None] * n         # stored reply datagram (None: not answered yet)
         self._di = {}                 # key -> slot
         self._next = 0
-        self._peer = None
         # counters (read by status()/bench)
         self.sent = self.received = self.retransmitted = self.timeouts = 0
         self.duplicates = self.bad = self.send_errors = self.evicted = 0
@@ -235,12 +234,6 @@ class MessageLayer:
             if t == _CON:   # CoAP ping (RFC 7252 4.3): answer with RST
                 self.empty(addr, mid, 0x70)
             return None
-        # The key lives in the ring for EXCHANGE_LIFETIME: give it the peer's address object
-        # seen last instead of this datagram's copy, so that copy dies young and does not
-        # pin a spot in the middle of the heap (fragmentation).
-        if addr == self._peer:
-            addr = self._peer
-        self._peer = addr
         key = (addr, mid)
         s = self._di.get(key)
         if s is not None and time.ticks_diff(self._dt[s], now) > 0:

@@ -43,20 +43,24 @@ class UdpEndpoint(Endpoint):
             self.received(data, addr)
 
     def poll(self, timeout_ms=0):
-        """Run due timers, then wait up to timeout_ms (less if a timer comes first) for
-        datagrams and process them."""
+        """Run due timers, then wait up to timeout_ms (less if a timer comes first) for one
+        datagram and process it."""
         w = self.tick()
         if w is None or w > timeout_ms:
             w = timeout_ms
         if w < 0:
             w = 0
-        for _ in self._wait(w):
+        for _ in self._wait(w):     # one datagram: no extra recvfrom ending in EAGAIN
             try:
-                self._drain()
+                data, addr = self.sock.recvfrom(self.bufsize)
+            except OSError:
+                return
             except MemoryError:
                 # Too little (or too fragmented) heap: leave the datagram queued, let timers
                 # and the GC free something, and do not spin on a readable socket.
                 time.sleep_ms(min(w, 20))
+            else:
+                self.received(data, addr)
 
     def run_until(self, done, timeout_ms=None):
         """Poll until done() is true or timeout_ms passes. Returns done()."""
