@@ -370,7 +370,10 @@ def _exactly_once(tmp_path, seed):
     assert max(mids.values()) == 1 or dup_as, diag                   # dup msgId = dup payload
     for ue in E_UES:
         s = status[ue]
-        assert s and s["received"] == K_A2P and s["accepted"] == K_A2P, (ue, diag)
+        # Every echo reached the AS (above). One whose response was lost on every try is
+        # still queued for its next PC-24 retry (same msgId; the server drops the copy).
+        assert s and s["received"] == K_A2P, (ue, diag)
+        assert s["accepted"] + s["queued"] == K_A2P, (ue, diag)
         assert s["failed"] == 0 and s["reports_out"] == K_A2P, (ue, diag)
     # ---- P2P -> echo -> P2P
     for g, f in zip(G_UES, F_UES):
@@ -382,10 +385,12 @@ def _exactly_once(tmp_path, seed):
         # The echo app's answers are not store-and-forward: when the server's downlink of
         # one fails (all 5 CoAP transmissions or their ACKs lost), the server reports
         # DELY_FAILED to the echo device (PC-25 b). Each echo arrives at most once, and every
-        # one that did not arrive was reported failed to its sender.
+        # one that did not arrive was reported failed to its sender ...
         assert r["max"] == 1 and r["echoes"] == r["distinct"], (g, diag)
-        # ... or is still queued at the echo device in its PC-24 retry back-off at the end
-        assert r["distinct"] + status[f]["failed"] + status[f]["queued"] == N_P2P, (g, f, diag)
+        # ... or is still queued at the echo device in its PC-24 retry back-off at the end.
+        # The server cannot tell "lost" from "arrived, but all five ACKs lost": an echo can
+        # arrive and be reported failed (seen in CI: 24 arrived + 1 reported failed of 24).
+        assert r["distinct"] + status[f]["failed"] + status[f]["queued"] >= N_P2P, (g, f, diag)
         assert status[f]["failed"] <= 2, (f, diag)
         assert status[g]["received"] == r["distinct"], (g, diag)
     # the link really was bad
