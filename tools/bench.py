@@ -137,10 +137,10 @@ def client_figures():
 
 
 def romfs_runtime(img):
-    code = ("import gc, vfs, sys\nd = open(%r, 'rb').read()\nvfs.mount(vfs.VfsRom(d), '/rom')\n"
-            "sys.path[:] = ['/rom/lib', '.frozen']\ngc.collect(); a = gc.mem_alloc()\n"
-            "import coap.udp, msgin5g.client, msgin5g.device, apps.echo\n"
-            "gc.collect(); print(gc.mem_alloc() - a)" % img)
+    code = mp.romfs_prelude(img) + (
+        "import gc\ngc.collect(); a = gc.mem_alloc()\n"
+        "import coap.udp, msgin5g.client, msgin5g.device, apps.echo\n"
+        "gc.collect(); print(gc.mem_alloc() - a)")
     return mprun(code, "512k")
 
 

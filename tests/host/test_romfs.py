@@ -34,14 +34,12 @@ def image(tmp_path_factory):
 
 
 def test_the_image_holds_lib_and_every_module_imports_from_rom(image):
-    code = ("import gc, vfs, sys\n"
-            "vfs.mount(vfs.VfsRom(open(%r, 'rb').read()), '/rom')\n"
-            "sys.path[:] = ['/rom/lib', '.frozen']\n"
-            "gc.collect(); a = gc.mem_alloc()\n"
-            "import coap.udp, msgin5g.client, msgin5g.device, apps.echo, board\n"
-            "gc.collect(); print(gc.mem_alloc() - a)\n"
-            "for m in (coap.udp, msgin5g.client, msgin5g.device, apps.echo, board):\n"
-            "    print(m.__file__)\n" % image)
+    code = mp.romfs_prelude(image) + (
+        "import gc\ngc.collect(); a = gc.mem_alloc()\n"
+        "import coap.udp, msgin5g.client, msgin5g.device, apps.echo, board\n"
+        "gc.collect(); print(gc.mem_alloc() - a)\n"
+        "for m in (coap.udp, msgin5g.client, msgin5g.device, apps.echo, board):\n"
+        "    print(m.__file__)\n")
     r = mp.run(["-c", code], heap="512k")
     out = r.stdout.split()
     assert r.returncode == 0, r.stdout + r.stderr

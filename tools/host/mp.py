@@ -34,6 +34,13 @@ def bytecode_path():
     return ".frozen:" + out
 
 
+def romfs_prelude(img):
+    """MicroPython lines that mount the ROMFS image file `img` at /rom and import only from it,
+    as a board with a ROMFS partition does (tools/host/romfs_boot.py for a whole device)."""
+    return ("import vfs, sys\nvfs.mount(vfs.VfsRom(open(%r, 'rb').read()), '/rom')\n"
+            "sys.path[:] = ['/rom/lib', '.frozen']\n" % img)
+
+
 def run(args, heap=None, extra_path=(), timeout=120, **kw):
     """Run `micropython [-X heapsize=heap] args...`; return CompletedProcess (text)."""
     cmd = [micropython_exe()]
