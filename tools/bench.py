@@ -53,7 +53,7 @@ def mpy_size(files, march=None):
 
 
 COAP = ["lib/coap/%s.py" % m for m in ("__init__", "codec", "endpoint", "udp")]
-CLIENT = ["lib/msgin5g/%s.py" % m for m in ("__init__", "ids", "wire", "segment", "registration",
+CLIENT = ["lib/msgin5g/%s.py" % m for m in ("__init__", "ids", "wire", "segment", "registration", "ring",
                                             "client")]
 
 
@@ -200,7 +200,7 @@ def _fail(stage, p):
 
 
 SENSOR = (["lib/coap/%s.py" % m for m in ("__init__", "codec", "endpoint", "udp", "aio")] +
-          ["lib/msgin5g/%s.py" % m for m in ("__init__", "ids", "wire", "segment", "registration",
+          ["lib/msgin5g/%s.py" % m for m in ("__init__", "ids", "wire", "segment", "registration", "ring",
                                              "client", "device", "log", "devconfig", "uri",
                                              "repl", "aiorepl")] +
           ["boards/board.py", "boards/wifi.py", "firmware/apps/__init__.py",

@@ -209,7 +209,7 @@ class EpWorld:
 def _bounded(ep):
     p = ep.p
     ml = ep.ml
-    assert len(ml._di) <= p.dedup_size, "dedup table grew"
+    assert len(ml._dk) == len(ml._peers) == p.dedup_size, "dedup ring grew"
     assert len(ml.backlog) <= p.backlog, "backlog grew"
     assert len(ep._reqs) <= p.max_pending, "pending requests grew"
 
@@ -412,7 +412,7 @@ class ClientWorld:
 
     def downlink(self, payload, path=("msgin5g", "ue", "ue-1"), cf=50, mtype=CON, peer=SRV):
         self.mid = (self.mid + 1) & 0xFFFF
-        while (peer, self.mid) in self.ep.ml._di:   # a fresh MID (raw datagrams use some)
+        while self.ep.ml._key(peer, self.mid, False) in self.ep.ml._dk:   # a fresh MID
             self.mid = (self.mid + 1) & 0xFFFF
         m = Message(mtype, POST, self.mid, b"d%d" % self.mid, [], payload)
         m.set_path(list(path))

@@ -161,7 +161,7 @@ def serve(flags):
         return C.CONTENT, b"hello", C.CF_TEXT
 
     def echo(req):
-        return C.CHANGED, req.payload, req.content_format
+        return C.CHANGED, req.payload, req.uint(12)
 
     later = []
 

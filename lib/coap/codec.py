@@ -81,10 +81,6 @@ class Message:
                 self.add(_URI_PATH, p)
         return self
 
-    @property
-    def content_format(self):
-        return self.uint(_CONTENT_FORMAT)
-
 
 
 def encode_into(msg, buf):

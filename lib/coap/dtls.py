@@ -317,8 +317,7 @@ class DtlsEndpoint(UdpEndpoint):
         del ml.backlog[:]
         for tx in txs:
             ml.cancel(tx, now)
-            if tx.ctx is not None:
-                self._end(tx.ctx, None, msg)
+            self._end(tx, None, msg)
         for req in list(self._reqs.values()):
             self._end(req, None, msg)
 

@@ -40,6 +40,7 @@ _METHOD_NOT_ALLOWED = const(0x85)
 _INTERNAL_SERVER_ERROR = const(0xA0)
 _SERVICE_UNAVAILABLE = const(0xA3)
 _CONTENT_FORMAT = const(12)
+_SLOT = const(16)           # octets kept per reply in the dedup ring (an ACK with a token fits)
 
 # Options this stack recognises; an unknown critical (odd) option in a CON request gets 4.02.
 _KNOWN = const((1, 3, 4, 5, 6, 7, 8, 11, 12, 14, 15, 17, 20, 23, 27, 28, 35, 39, 60, 258))
@@ -86,13 +87,6 @@ class Params:
         self.ack_jitter = int(t * (f - 1))     # ACK_TIMEOUT * (ACK_RANDOM_FACTOR - 1)
 
 
-class Tx:
-    """An outgoing CON message waiting for its ACK or RST. `ctx` is the owner's object, given
-    back in on_tx; a Req (a subclass) is its own Tx, which saves an object per request.
-    send_con sets addr/msg/ctx, _start timeout/due."""
-    tries = 0
-
-
 class MessageLayer:
     def __init__(self, send, params, upper, rand=None):
         self.send_raw = send
@@ -102,14 +96,20 @@ class MessageLayer:
         r = os.urandom(4)
         self._x = r[2] << 8 | r[3]
         self.mid = r[0] << 8 | r[1]   # random start (RFC 7252 4.4)
-        self.pending = {}             # mid -> Tx
+        self.pending = {}             # mid -> Req of a CON in flight
         self.busy = {}                # addr -> outstanding interactions
-        self.backlog = []             # Tx waiting for NSTART
+        self.backlog = []             # Req waiting for NSTART
+        # Deduplication ring. Nothing in it is allocated per datagram: such objects outlive a
+        # few hundred others and cut a small heap into pieces too short for a large message.
+        # A key is a small int, peer index << 16 | MID, the peer's address object is kept once
+        # in _peers, and a short reply is copied into _rb.
         n = params.dedup_size
-        self._dk = [None] * n         # dedup ring: keys (addr, mid)
+        self._dk = [-1] * n           # keys, -1: free
         self._dt = [0] * n            # expiry ticks
-        self._dr = [None] * n         # stored reply datagram (None: not answered yet)
-        self._di = {}                 # key -> slot
+        self._dr = [None] * n         # reply: None (not yet), its length in _rb, or bytes
+        self._rb = bytearray(n * _SLOT)
+        self._peers = [None] * n      # request senders, index = place in the keys
+        self._pi = 0
         self._next = 0
         # counters (read by status()/bench)
         self.sent = self.received = self.retransmitted = self.timeouts = 0
@@ -124,14 +124,10 @@ class MessageLayer:
             self.send_errors += 1
 
     # ---- sending ----
-    def send_con(self, addr, msg, now, ctx=None):
-        """Queue or send a CON; returns the Tx (ctx itself when it is one), or None when the
-        backlog is full."""
-        tx = ctx if isinstance(ctx, Tx) else Tx()
-        tx.addr = addr
-        tx.msg = msg
-        tx.ctx = ctx
-        if self.busy.get(addr, 0) < self.p.nstart:
+    def send_con(self, tx, now):
+        """Queue or send the CON tx.msg to tx.addr (tx: a Req, which is its own transmission
+        record: no object more per message); returns tx, or None when the backlog is full."""
+        if self.busy.get(tx.addr, 0) < self.p.nstart:
             self._start(tx, now)
         elif len(self.backlog) < self.p.backlog:
             self.backlog.append(tx)
@@ -168,10 +164,32 @@ class MessageLayer:
     def reply(self, addr, mid, data):
         """Send an ACK/RST (or piggybacked response) to a received message and remember it,
         so that a duplicate of that message gets the same reply (RFC 7252 4.5)."""
-        s = self._di.get((addr, mid))
-        if s is not None:
-            self._dr[s] = data
+        k = self._key(addr, mid, False)
+        dk = self._dk
+        if k in dk:
+            s = dk.index(k)
+            n = len(data)
+            if n <= _SLOT:
+                self._rb[s * _SLOT:s * _SLOT + n] = data
+            self._dr[s] = n if n <= _SLOT else data
         self._out(data, addr)
+
+    def _key(self, addr, mid, add):
+        """(peer, MID) as a small int, or -2 for a peer not in the table when add is false. A
+        new peer takes the next of dedup_size places, round robin; entries of the one it
+        replaces are dropped."""
+        ps = self._peers
+        if addr not in ps:
+            if not add:
+                return -2
+            i = self._pi
+            self._pi = (i + 1) % len(ps)
+            ps[i] = addr
+            dk = self._dk
+            for s in range(len(dk)):
+                if dk[s] >> 16 == i:
+                    dk[s] = -1
+        return ps.index(addr) << 16 | mid
 
     def empty(self, addr, mid, h):
         """Reply with an empty ACK (h=0x60) or RST (h=0x70) to message `mid`."""
@@ -234,27 +252,28 @@ class MessageLayer:
             if t == _CON:   # CoAP ping (RFC 7252 4.3): answer with RST
                 self.empty(addr, mid, 0x70)
             return None
-        key = (addr, mid)
-        s = self._di.get(key)
-        if s is not None and time.ticks_diff(self._dt[s], now) > 0:
-            self.duplicates += 1
-            if t == _CON and self._dr[s] is not None:
-                self._out(self._dr[s], addr)
-            return None
+        key = self._key(addr, mid, True)
+        dk = self._dk
+        if key in dk:
+            s = dk.index(key)
+            if time.ticks_diff(self._dt[s], now) > 0:
+                self.duplicates += 1
+                r = self._dr[s]
+                if t == _CON and r is not None:
+                    if isinstance(r, int):
+                        r = memoryview(self._rb)[s * _SLOT:s * _SLOT + r]
+                    self._out(r, addr)
+                return None
+            dk[s] = -1      # expired: the new entry below is the only one with this key
         # Remember (peer, MID) for EXCHANGE_LIFETIME (CON) or NON_LIFETIME, in a ring whose
         # oldest entry makes room (counted when it was still live).
         s = self._next
-        dk = self._dk
         self._next = (s + 1) % len(dk)
-        old = dk[s]
-        if old is not None:
-            self._di.pop(old, None)
-            if time.ticks_diff(self._dt[s], now) > 0:
-                self.evicted += 1
+        if dk[s] >= 0 and time.ticks_diff(self._dt[s], now) > 0:
+            self.evicted += 1
         dk[s] = key
         self._dt[s] = time.ticks_add(now, self.p.lifetime if t == _CON else self.p.non_lifetime)
         self._dr[s] = None
-        self._di[key] = s
         return msg
 
     # ---- timers ----
@@ -288,11 +307,13 @@ class MessageLayer:
                 self._out(encode(tx.msg, True), tx.addr)
 
 
-class Req(Tx):
+class Req:
     """A client request in flight. `code` is the response code once done (None without a
-    response); `retransmits` counts its CON retransmissions. A CON request is its own message
-    layer Tx (req.tx is req)."""
+    response); `retransmits` counts its CON retransmissions. A CON request is also its own
+    message-layer transmission (req.tx is req; `tries`, `timeout`, `due` belong to that role);
+    a separate response goes out as a Req that no one waits for."""
     tx = None
+    tries = 0
     deadline = None
     done = False
     response = None
@@ -342,7 +363,7 @@ class Endpoint:
             req.acked = True
             self.ml.reply(req.addr, req.mid, encode(msg))
         else:
-            self.ml.send_con(req.addr, msg, self.clock(), None)
+            self.ml.send_con(Req(req.addr, msg, None), self.clock())
             self.kick()
 
     # ---------------- client side ----------------
@@ -388,7 +409,7 @@ class Endpoint:
             self.ml.send_non(addr, msg)
             req.deadline = time.ticks_add(now, timeout or self.p.non_lifetime)
         else:
-            req.tx = self.ml.send_con(addr, msg, now, req)
+            req.tx = self.ml.send_con(req, now)
             if req.tx is None:
                 self._end(req, None, "backlog full")
                 return req
@@ -401,7 +422,7 @@ class Endpoint:
         """CoAP ping: an empty CON; the peer's RST means it is alive (r.error is None)."""
         req = Req(addr, Message(_CON, _EMPTY), callback)
         req.ping = True
-        req.tx = self.ml.send_con(addr, req.msg, self.clock(), req)
+        req.tx = self.ml.send_con(req, self.clock())
         if req.tx is None:
             self._end(req, None, "backlog full")
         self.kick()
@@ -431,9 +452,7 @@ class Endpoint:
     def on_tx(self, tx, msg, err, now):
         """Message-layer event: the CON `tx` was answered by an ACK (msg), a RST
         (err 'reset') or nothing (err 'timeout')."""
-        req = tx.ctx
-        if req is None:
-            return
+        req = tx
         if msg is not None and msg.code == _EMPTY:
             if req.ping:
                 self._end(req, None, "not a ping reply")

@@ -71,10 +71,10 @@ class UdpEndpoint(Endpoint):
             self.poll(50)
         return done()
 
-    def call(self, addr, code, path=None, payload=b"", cf=None, con=True, options=None,
-             timeout=None):
-        """Blocking request for plain loops, scripts and the REPL; returns the finished Req."""
-        r = self.request(addr, code, path, payload, cf, con, options, None, timeout)
+    def call(self, *args, **kw):
+        """Blocking request for plain loops, scripts and the REPL: request()'s arguments
+        (callback excepted); returns the finished Req."""
+        r = self.request(*args, **kw)
         while not r.done:       # the request's own timers end it (timeout, reset)
             self.poll(1000)
         return r

@@ -16,6 +16,7 @@ import time
 from micropython import const
 
 from msgin5g import ids, segment, wire
+from msgin5g.ring import Ring, Seen
 from msgin5g.registration import (BACKOFF, CONFIGURED, DEREGISTERED, DEREGISTERING,
                                   REGISTERED, REGISTERING, Backoff, reg_outcome)
 
@@ -85,14 +86,12 @@ class Client:
         self._handlers = {}
         self._report_cb = None
         self._result_cb = None
-        self._seen = [None] * _SEEN
-        self._seen_t = [0] * _SEEN
-        self._seen_i = 0
+        self._seen = Seen(_SEEN, _SEEN_MS)
         self._reports = {}        # msgId -> dest of messages awaiting an IMDN
         self._stored = {}         # msgId -> callback of messages stored by the server
         self.topics = {}          # subscribed topic -> expiration or None
-        self.recent = []          # last messages received, for the REPL (bounded)
-        self.recent_reports = []  # last reports received (bounded)
+        self._inbox = Ring(8, 128)      # last messages received, for the REPL
+        self._outcomes = Ring(8, 96)    # last reports received
         self.reasm = segment.Reassembler(max_bytes=max_rx, me=self.me)
         self.hold = segment.SegmentHold()
         self.count = {"sent": 0, "accepted": 0, "stored": 0, "failed": 0, "received": 0,
@@ -216,6 +215,15 @@ class Client:
 
     def queued(self):
         return len(self._q)   # the one in flight (_cur) stays in _q until it is done
+
+    def last_messages(self, n=5):
+        """The last n messages received, oldest first: (msgId, from, appId, payload's first
+        64 octets). Text fields come back as str."""
+        return _recs(self._inbox, n, 3, True)
+
+    def last_reports(self, n=5):
+        """The last n delivery reports received: (msgId, delivSt, failureCause, from)."""
+        return _recs(self._outcomes, n, 4, False)
 
     def status(self):
         s = {"state": self.state, "ueServiceId": self.id, "queued": self.queued(),
@@ -435,7 +443,7 @@ class Client:
         if req.addr != self.server:
             self.count["refused"] += 1
             return _FORBIDDEN           # downlinks come only from the server (or our first hop)
-        if req.content_format != _CF_JSON:
+        if req.uint(12) != _CF_JSON:
             return _UNSUPPORTED_CF
         try:
             d = wire.decode(req.payload)
@@ -507,7 +515,7 @@ class Client:
             return
         self.count["received"] += 1
         app = d.get("appId")
-        _keep(self.recent, (mid, d["oriAddr"]["addr"], app, bytes(memoryview(d.get("payload") or b"")[:64])))
+        _note(self._inbox, (mid, d["oriAddr"]["addr"], app), d.get("payload") or b"")
         h = self._handlers.get(int(app) if app is not None else None) or self._handlers.get(None)
         ok, cause = True, None
         if h is None:
@@ -524,20 +532,13 @@ class Client:
             self.report(o["addr"], mid, ok, cause, o["addrType"])
 
     def _dup(self, mid, now):
-        for i in range(_SEEN):
-            if self._seen[i] == mid and time.ticks_diff(now, self._seen_t[i]) < _SEEN_MS:
-                return True
-        i = self._seen_i
-        self._seen[i] = mid
-        self._seen_t[i] = now
-        self._seen_i = (i + 1) % _SEEN
-        return False
+        return self._seen.check(mid, now)
 
     def _rx_report(self, ori, r):
         mid = r["msgId"]
         self.count["reports_in"] += 1
         self._reports.pop(mid, None)
-        _keep(self.recent_reports, (mid, r.get("delivSt"), r.get("failureCause"), ori["addr"]))
+        _note(self._outcomes, (mid, r.get("delivSt"), r.get("failureCause"), ori["addr"]), b"")
         if self._report_cb:
             self._report_cb(mid, r.get("delivSt"), r.get("failureCause"), ori)
 
@@ -585,10 +586,22 @@ def _cs(code):
     return "%d.%02d" % (code >> 5, code & 31)
 
 
-def _keep(lst, item, n=8):
-    lst.append(item)
-    if len(lst) > n:
-        lst.pop(0)
+def _note(ring, fields, tail):
+    # One record: the fields as text and the first octets of tail, split by 0x1f (US).
+    ring.put(b"\x1f".join(b"" if f is None else str(f).encode() for f in fields) + b"\x1f" +
+             memoryview(tail)[:64])
+
+
+def _recs(ring, n, nf, tail):
+    # Records back as tuples: nf text fields (None for empty), then the octets kept of tail.
+    out = []
+    for r in ring.last(n):
+        f = r.split(b"\x1f")
+        t = [x.decode() or None for x in f[:nf]] + [None] * (nf - len(f))
+        if tail:
+            t.append(b"\x1f".join(f[nf:]))
+        out.append(tuple(t))
+    return out
 
 
 def _trim(d, n=16):

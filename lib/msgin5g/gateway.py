@@ -328,7 +328,7 @@ class Gateway:
 
     # ------------------------------------------------------------ A.3 link (PC-38)
     def _a3_in(self, req):
-        if req.content_format != _CF:
+        if req.uint(12) != _CF:
             return _UNSUPPORTED_CF
         try:
             d = a3.decode(req.payload)

@@ -156,7 +156,7 @@ class Relay:
 
     def _learn(self, m, addr, now):
         # Connected CUEs by UE Service ID (from REG's ueServiceId or a message's oriAddr).
-        if m.content_format != _CF_JSON or not m.payload:
+        if m.uint(12) != _CF_JSON or not m.payload:
             return True
         try:
             d = json.loads(m.payload)

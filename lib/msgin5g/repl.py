@@ -34,12 +34,12 @@ def send(to, text, to_type="UE", app_id=None, report=False):
 
 def inbox(n=5):
     """The last n messages received: (msgId, from, appId, payload)."""
-    return _dev().client.recent[-n:]
+    return _dev().client.last_messages(n)
 
 
 def reports(n=5):
     """The last n delivery reports: (msgId, status, cause, from)."""
-    return _dev().client.recent_reports[-n:]
+    return _dev().client.last_reports(n)
 
 
 def log(level=None):

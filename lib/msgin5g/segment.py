@@ -117,6 +117,10 @@ class SegmentHold:
         return gone
 
 
+def _join(parts, total):
+    return b"".join([parts[i] for i in range(1, total + 1)])
+
+
 class _Set:
     # One partial message: payloads by segment number plus the little needed to answer.
     def __init__(self, seg, now):
@@ -216,7 +220,16 @@ class Reassembler:
         s.wait = T_GAP if s.got_last else self.t_reasm
         if total is None or len(s.parts) < total:
             return ("partial",)
-        payload = b"".join([s.parts[i] for i in range(1, total + 1)])
+        try:
+            payload = _join(s.parts, total)
+        except MemoryError:
+            # No contiguous heap for the message now: forget this segment, as if it was lost,
+            # so that the sender's retry or our SEGREC (T_GAP later) brings it again and the
+            # join is tried then. Keeping it would leave a complete set that never completes.
+            del s.parts[n]
+            s.nbytes -= len(data)
+            s.wait = T_GAP
+            raise
         self._finish(key, now)
         conf = wire.segconfir(self.me or s.dest, s.ori, self.new_id(), seg_id, wire.SUCCESS)
         return ("complete", payload, s.first, conf)

@@ -70,7 +70,7 @@ def test_a3_register_wire_format():
     w = A3World()
     w.ac.start()
     (m, b), = w.requests()
-    assert m.mtype == CON and m.path() == ["msgin5g-gw"] and m.content_format == 50
+    assert m.mtype == CON and m.path() == ["msgin5g-gw"] and m.uint(12) == 50
     assert b == {"messageType": "REGISTRATION REQUEST", "applicationId": 7}
     assert w.ac.state == "REGISTERING"
     w.answer(m, 0x41, a3.reg_resp(1234))
@@ -163,7 +163,7 @@ def test_a3_delivery_success_then_report():
     w = A3World()
     w.register()
     r = w.deliver(a3.msg_deliv_req(MID, "as-42", "AS", b"on", 7, True))
-    assert r.code == 0x44 and r.content_format == 50
+    assert r.code == 0x44 and r.uint(12) == 50
     assert json.loads(r.payload) == {"messageType": "MESSAGE RECEIVED RESPONSE",
                                      "result": "SUCCESS"}
     (m,) = w.got

@@ -72,7 +72,7 @@ def test_register_wire_format_and_states():
     w.c.start()
     (m, b), = w.requests()
     assert m.mtype == CON and m.code == POST and m.path() == ["msgin5g"]
-    assert m.opt(3) == b"srv.example" and m.content_format == 50
+    assert m.opt(3) == b"srv.example" and m.uint(12) == 50
     assert b == {"msgType": "REG", "ueServiceId": "ue-1", "clientProfile": {"maxSegSize": 512}}
     assert w.c.state == "REGISTERING"
     w.answer(m, 0x41)
@@ -187,6 +187,28 @@ def test_receive_dispatch_duplicates_and_report():
                      "11111111-2222-4333-8444-555555555556", b"other")
     w.downlink(body2, mid=903)
     assert w.got[0]["payload"] == b"other"       # default handler
+    assert w.c.last_messages() == [
+        ("11111111-2222-4333-8444-555555555555", "as-1", "7", b"hi"),
+        ("11111111-2222-4333-8444-555555555556", "ue-3", None, b"other")]
+
+
+def test_last_messages_and_reports_for_the_repl():
+    w = World()
+    w.register()
+    big = bytes(range(256)) * 2                  # binary, with 0x1f inside: kept as octets
+    for i in range(10):
+        w.downlink(wire.msg(wire.addr("UE", "ue-%d" % i), wire.addr("UE", "ue-1"),
+                            "11111111-2222-4333-8444-%012d" % i, big if i == 9 else b"m%d" % i),
+                   mid=1000 + i)
+    last = w.c.last_messages(3)
+    assert [m[3] for m in last[:2]] == [b"m7", b"m8"] and last[2][3] == big[:64]
+    assert last[2][:3] == ("11111111-2222-4333-8444-000000000009", "ue-9", None)
+    assert len(w.c.last_messages(20)) == 8       # bounded
+    rep = {"msgType": "IMDN", "oriAddr": {"addrType": "AS", "addr": "as-1"},
+           "destAddr": {"addrType": "UE", "addr": "ue-1"}, "msgId": "m-1",
+           "delivSt": "REPT_DELY_FAILED", "failureCause": "no route"}
+    w.downlink(rep, mid=1100)
+    assert w.c.last_reports() == [("m-1", "REPT_DELY_FAILED", "no route", "as-1")]
 
 
 def test_receive_refusals():

@@ -71,6 +71,6 @@ def test_token_lengths_and_uint_options():
         m.add(c.CONTENT_FORMAT, 0).add(c.MAX_AGE, 60).add(c.SIZE1, 70000)
         d = decode(encode(m))
         assert d.token == bytes(range(n)) and d.mid == 65535
-        assert d.opt(c.CONTENT_FORMAT) == b"" and d.content_format == 0
+        assert d.opt(c.CONTENT_FORMAT) == b"" and d.uint(12) == 0
         assert d.uint(c.MAX_AGE) == 60 and d.uint(c.SIZE1) == 70000
     raises(ValueError, encode, Message(c.CON, c.GET, 1, b"123456789"))

@@ -30,8 +30,8 @@ def test_option_list_reuse_follows_every_change():
     ms = [m for m, _ in n.take()]
     assert _opts(ms[0]) == [(3, b"h.example"), (11, b"a"), (11, b"b"), (12, b"2"),
                             (15, b"q=1")]
-    assert _opts(ms[1])[1:3] == [(11, b"a"), (11, b"c")] and ms[1].content_format == 50
-    assert ms[2].content_format == 0
+    assert _opts(ms[1])[1:3] == [(11, b"a"), (11, b"c")] and ms[1].uint(12) == 50
+    assert ms[2].uint(12) == 0
     assert _opts(ms[3]) == [(3, b"h.example"), (11, b"a"), (11, b"c"), (15, b"q=1")]
     assert ms[4].options == [] and ms[4].payload == b"7"
 

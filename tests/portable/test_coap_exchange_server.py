@@ -19,7 +19,7 @@ def test_server_piggybacked_and_deduplicated():
     n.recv(req)
     (resp, a), = n.take()
     assert (resp.mtype, resp.code, resp.mid, resp.token, resp.payload) == (ACK, 0x44, 100, b"tk", b"done")
-    assert resp.content_format == 0 and a == A
+    assert resp.uint(12) == 0 and a == A
     n.recv(req)                                                         # duplicate CON
     (resp2, _), = n.take()
     assert encode(resp2) == encode(resp) and calls == [b"hi"]

@@ -117,7 +117,7 @@ def _imdns(reqs):
 def test_a3_registration_and_repeat():
     w = World()
     r = w.cue(a3.reg_req(7))
-    assert r.code == 0x41 and r.content_format == 50
+    assert r.code == 0x41 and r.uint(12) == 50
     b = json.loads(r.payload)
     assert b["messageType"] == "REGISTRATION RESPONSE" and b["registrationResult"] == "ACCEPTED"
     rid = b["registrationId"]
@@ -254,7 +254,7 @@ def test_a3_downlink_delivery_wire_format():
     ack = w.downlink(wire.msg(ORI, ME, mid, b"on", 7, True))
     assert ack.code == 0x44
     (q, a, d), = w.a3_requests()
-    assert a == CUE1 and q.mtype == CON and q.content_format == 50
+    assert a == CUE1 and q.mtype == CON and q.uint(12) == 50
     assert q.path() == ["msgin5g-app", "7"]
     assert d == {"messageType": "MESSAGE DELIVERY REQUEST", "messageId": mid,
                  "originatorAddress": "as-0042", "originatorType": "AS", "applicationId": 7,

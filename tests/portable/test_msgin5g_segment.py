@@ -147,6 +147,28 @@ def test_in_order_completion_and_segconfir():
     assert len(r) == 0 and r.poll(T(10 ** 6)) == []
 
 
+def test_no_heap_for_the_join_loses_nothing():
+    # The completing segment is forgotten (the endpoint answers 5.03): its retry completes
+    # the set, and without a retry a SEGREC after T_GAP asks for it.
+    def no_heap(parts, total):
+        raise MemoryError
+    r = Reassembler(new_id=Ids("c"))
+    segs = _segs()
+    for s in segs[:-1]:
+        r.add(s, T(0))
+    join = segment._join
+    segment._join = no_heap
+    try:
+        raises(MemoryError, r.add, segs[-1], T(10))
+    finally:
+        segment._join = join
+    assert len(r) == 1
+    out = r.poll(T(10 + segment.T_GAP))
+    assert out[0]["msgType"] == "SEGREC" and out[0]["missingSegs"] == [4]
+    res = r.add(segs[-1], T(20 + segment.T_GAP))       # the sender's retry
+    assert res[0] == "complete" and res[1] == PAYLOAD and len(r) == 0
+
+
 def test_any_order_with_duplicates():
     segs = _segs(size=100)  # 11 segments
     for order in ([10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0], [3, 0, 10, 5, 1, 9, 2, 8, 4, 7, 6]):
