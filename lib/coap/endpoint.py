@@ -169,9 +169,11 @@ class MessageLayer:
         if k in dk:
             s = dk.index(k)
             n = len(data)
-            if n <= _SLOT:
+            if n <= _SLOT:          # kept in the ring's buffer: no object per reply
                 self._rb[s * _SLOT:s * _SLOT + n] = data
-            self._dr[s] = n if n <= _SLOT else data
+                self._dr[s] = n
+            else:
+                self._dr[s] = data
         self._out(data, addr)
 
     def _key(self, addr, mid, add):

@@ -510,7 +510,7 @@ class Client:
 
     def _rx_one(self, d, now):
         mid = d["msgId"]
-        if self._dup(mid, now):
+        if self._seen.check(mid, now):   # PC-26: a msgId seen in the last 10 min
             self.count["duplicates"] += 1
             return
         self.count["received"] += 1
@@ -530,9 +530,6 @@ class Client:
             self.count["reports_out"] += 1
             o = d["oriAddr"]
             self.report(o["addr"], mid, ok, cause, o["addrType"])
-
-    def _dup(self, mid, now):
-        return self._seen.check(mid, now)
 
     def _rx_report(self, ori, r):
         mid = r["msgId"]
