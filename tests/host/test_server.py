@@ -374,6 +374,33 @@ def test_refusing_recipient_gets_dely_failed_to_sender():
     run(t)
 
 
+def test_busy_recipient_is_retried_after_max_age():
+    # 5.03 from a UE (out of heap, reassembly slots full) means "later", not "gone".
+    async def t(srv, ue):
+        a = await ue("ue-a")
+        b = await ue("ue-b")
+        b.busy = 2
+        t0 = time.time()
+        code, _, mid = await a.send("ue-b", b"later", report=True)
+        assert code == "2.04"
+        got = await b.wait("MSG", timeout=5)
+        assert payload_of(got) == b"later" and time.time() - t0 >= 2.0   # Max-Age 1 s, twice
+        assert srv.counters["downlink_busy_retries"] == 2 and srv.regs["ue-b"].reachable
+    run(t)
+
+
+def test_recipient_busy_beyond_the_retries_fails_as_before():
+    async def t(srv, ue):
+        a = await ue("ue-a")
+        b = await ue("ue-b")
+        b.busy = 5
+        code, _, mid = await a.send("ue-b", b"x")
+        r = await a.wait("MSGRESP", timeout=6)
+        assert r["msgId"] == mid and r["status"] == "DELY_FAILED" and "5.03" in r["failureCause"]
+        assert srv.counters["downlink_busy_retries"] == 3 and b.received == []
+    run(t)
+
+
 # ---- segmentation ---------------------------------------------------------------------------------
 
 def test_segments_that_fit_are_forwarded_as_is():

@@ -20,8 +20,10 @@ CoAP resources (all on the one UDP socket, PC-08)
          TOPICUNSUB 2.04/4.04; unknown msgType, bad JSON, missing/invalid member 4.00; wrong or
          missing Content-Format 4.15; body > 1152 octets 4.13 (Size1); method other than POST 4.05.
     Downlink: CON POST /msgin5g/ue/<UE Service ID>, Content-Format 50, to the address the UE
-         registered from; 2.xx = delivered; 4.04 / 5.xx / timeout / ICMP = unreachable
-         (stored when stoAndFwInd); other 4.xx = refused (MSGRESP DELY_FAILED to the sender).
+         registered from; 2.xx = delivered; 5.03 = busy: sent again after its Max-Age
+         (default 60 s, capped at busy_wait_cap) up to busy_retries times; 4.04 / other 5.xx /
+         5.03 beyond the retries / timeout / ICMP = unreachable (stored when stoAndFwInd);
+         other 4.xx = refused (MSGRESP DELY_FAILED to the sender).
     GET  /su-uc/v1/val-services/msgin5g/ue-configurations?val-ue-id=<id>[&val-user-id=<id>]
          2.05 + §9.3 XML (Content-Format 41, ETag, Max-Age 3600); 4.04 unknown device (only
          with a devices file; without one every id is known and its UE Service ID is
@@ -63,7 +65,8 @@ Python API
     server = await M5Server.start(host="127.0.0.1", port=5683, groups=None, devices=None,
         forbidden=(), quiet=True, log=None, store_ttl=86400.0, reasm_timeout=60.0,
         seg_hold=None, default_seg_size=512, max_seg_size=512, max_body=1152,
-        ack_timeout=None, max_retransmit=None, admin_any=False, advertise=None, tick=0.25)
+        ack_timeout=None, max_retransmit=None, admin_any=False, advertise=None, tick=0.25,
+        max_sets=64, busy_retries=3, busy_wait_cap=60.0)
       groups: dict or JSON path {group id: [UE Service IDs]}; devices: dict or JSON path
       {"devices": {ueId: {"ueServiceId", "segmentSize"?, "server"?}}, "forbidden": [...]};
       log: callable(line) (default print unless quiet); ack_timeout/max_retransmit tune

@@ -128,8 +128,13 @@ class M5Server:
                  quiet=True, log=None, store_ttl=86400.0, reasm_timeout=60.0, seg_hold=None,
                  default_seg_size=512, max_seg_size=512, max_body=wire.MAX_BODY,
                  ack_timeout=None, max_retransmit=None, admin_any=False, advertise=None,
-                 tick=0.25, max_sets=64):
+                 tick=0.25, max_sets=64, busy_retries=3, busy_wait_cap=60.0):
         self.host = host
+        # A UE that answers a downlink 5.03 is busy (out of heap, reassembly slots full), not
+        # gone: retry after its Max-Age (RFC 7252 5.9.3.4, default 60 s, capped here) this many
+        # times before the delivery counts as failed.
+        self.busy_retries = busy_retries
+        self.busy_wait_cap = busy_wait_cap
         self.port = port
         self.groups = config.load_groups(groups)
         self.devices, forb = config.load_devices(devices)
@@ -429,14 +434,29 @@ class M5Server:
         reg = self.regs.get(ue_id)
         if reg is None:
             return "unreachable", "not registered"
-        req = Message(code=Code.POST, uri_path=("msgin5g", "ue", ue_id),
-                      payload=wire.dumps(body), content_format=wire.CF_JSON)
-        if self._tuning is not None:
-            req.transport_tuning = self._tuning
-        req.remote = reg.remote
+        payload = wire.dumps(body)
+
+        def request():          # a new request (new MID and token) for each try
+            req = Message(code=Code.POST, uri_path=("msgin5g", "ue", ue_id), payload=payload,
+                          content_format=wire.CF_JSON)
+            if self._tuning is not None:
+                req.transport_tuning = self._tuning
+            req.remote = reg.remote
+            return self.ctx.request(req, handle_blockwise=False).response
+
         self.counters["downlinks"] += 1
         try:
-            resp = await self.ctx.request(req, handle_blockwise=False).response
+            resp = await request()
+            for _ in range(self.busy_retries):
+                if resp.code != Code.SERVICE_UNAVAILABLE or self.regs.get(ue_id) is not reg:
+                    break
+                ma = resp.opt.max_age
+                wait = min(60 if ma is None else ma, self.busy_wait_cap)
+                self.counters["downlink_busy_retries"] += 1
+                self.log("DL %s %s => %s busy (5.03), again in %ss" % (
+                    what, _short(body), ue_id, wait))
+                await asyncio.sleep(wait)
+                resp = await request()
         except asyncio.CancelledError:
             raise
         except Exception as e:  # timeouts, ICMP errors, shutdown

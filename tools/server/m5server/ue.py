@@ -40,6 +40,9 @@ class _Downlink(ares.Resource, ares.PathCapable):
             d = wire.loads(req.payload)
         except wire.Reject:
             return Message(code=Code.BAD_REQUEST)
+        if ue.busy:             # overloaded: not taken, ask to retry after Max-Age
+            ue.busy -= 1
+            return Message(code=Code.SERVICE_UNAVAILABLE, max_age=ue.busy_max_age)
         ue.received.append(d)
         ue.raw_sizes.append(len(req.payload))
         ue._ev.set()
@@ -55,6 +58,8 @@ class CoapUE:
         self.received = []  # downlink JSON bodies not yet taken by wait()
         self.raw_sizes = []
         self.response_code = "2.04"  # answer to downlinks (set e.g. "4.00" to refuse)
+        self.busy = 0               # answer this many next downlinks 5.03 ...
+        self.busy_max_age = 1       # ... with this Max-Age (s)
         self.ctx = None
         self._ev = asyncio.Event()
 
