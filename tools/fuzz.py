@@ -182,7 +182,7 @@ class EpWorld:
         if op <= 3:                   # a datagram from a peer
             self.ep.received(src.take(src.byte()), src.pick(PEERS))
         elif op == 4:                 # a header + token of an outstanding exchange, then fuzz
-            tok = src.pick(self.reqs).token if self.reqs else b""
+            tok = src.pick(self.reqs).msg.token if self.reqs else b""
             mid = self.ep.ml.mid - (src.byte() & 3)
             hdr = bytes((0x40 | (src.byte() & 3) << 4 | len(tok), src.byte(),
                          mid >> 8 & 0xFF, mid & 0xFF)) + tok

@@ -30,7 +30,8 @@ def uint_bytes(v):
 
 class Message:
     """One CoAP message. `options` is a list of (number, bytes) in ascending number order;
-    repeated options keep the order they were added in."""
+    repeated options keep the order they were added in; a tuple of options is taken as never
+    changing (encode() keeps the encoding of the last one: Endpoint.request reuses one)."""
 
     def __init__(self, mtype=CON, code=0, mid=0, token=b"", options=None, payload=b""):
         self.mtype = mtype
@@ -86,6 +87,7 @@ class Message:
 def encode_into(msg, buf):
     """Write msg into buf (a bytearray large enough: 5 octets per option header, 5 + token +
     payload) and return the length."""
+    global _lo, _lob
     tok = msg.token
     tkl = len(tok)
     if tkl > 8:
@@ -97,8 +99,15 @@ def encode_into(msg, buf):
     buf[3] = mid & 0xFF
     i = 4 + tkl
     buf[4:i] = tok
+    opts = msg.options
+    c = opts is _lo     # the tuple encoded last time: copy its encoding
+    if c:
+        d = i + len(_lob)
+        buf[i:d] = _lob
+        i = d
+    s = i
     last = 0
-    for num, val in msg.options:
+    for num, val in () if c else opts:
         d = num - last
         last = num
         ln = len(val)
@@ -131,6 +140,9 @@ def encode_into(msg, buf):
         d = i + ln
         buf[i:d] = val
         i = d
+    if type(opts) is tuple and not c:
+        _lo = opts
+        _lob = bytes(buf[s:i])
     p = msg.payload
     if p:
         buf[i] = 0xFF
@@ -141,6 +153,7 @@ def encode_into(msg, buf):
     return i
 
 
+_lo = _lob = None   # the last tuple of options encode_into() saw, and its encoding
 _buf = None   # encode()'s scratch, grown to the largest message up to _MAX_KEPT octets
 
 

@@ -33,7 +33,6 @@ _CON = const(0)
 _NON = const(1)
 _ACK = const(2)
 _RST = const(3)
-_EMPTY = const(0)
 _BAD_OPTION = const(0x82)
 _NOT_FOUND = const(0x84)
 _METHOD_NOT_ALLOWED = const(0x85)
@@ -297,12 +296,12 @@ class MessageLayer:
             if due is None:
                 return wait        # the usual case: nothing due, nothing allocated
             for tx in due:
-                if tx.tries >= self.p.max_retransmit:
+                if tx.retransmits >= self.p.max_retransmit:
                     self.timeouts += 1
                     self._free(tx, now)
                     self.upper.on_tx(tx, None, "timeout", now)
                     continue
-                tx.tries += 1
+                tx.retransmits += 1
                 tx.timeout *= 2
                 tx.due = time.ticks_add(now, tx.timeout)
                 self.retransmitted += 1
@@ -312,10 +311,12 @@ class MessageLayer:
 class Req:
     """A client request in flight. `code` is the response code once done (None without a
     response); `retransmits` counts its CON retransmissions. A CON request is also its own
-    message-layer transmission (req.tx is req; `tries`, `timeout`, `due` belong to that role);
-    a separate response goes out as a Req that no one waits for."""
-    tx = None
-    tries = 0
+    message-layer transmission (`retransmits`, `timeout`, `due` belong to that role); a
+    separate response goes out as a Req that no one waits for.
+
+    Defaults are class attributes and an instance stores only what differs: every attribute
+    stored grows the instance's table (one allocation per two), on each request."""
+    callback = None
     deadline = None
     done = False
     response = None
@@ -324,11 +325,11 @@ class Req:
     retransmits = 0
     ping = False
 
-    def __init__(self, addr, msg, callback):
+    def __init__(self, addr, msg, callback=None):
         self.addr = addr
         self.msg = msg
-        self.token = msg.token
-        self.callback = callback
+        if callback:
+            self.callback = callback
 
 
 class Endpoint:
@@ -343,7 +344,7 @@ class Endpoint:
         self.handler_errors = 0
         self._rnd = b""         # random octets for tokens, fetched 64 at a time
         self._ri = 0
-        self._last = (None, None, None, ())   # request(): (path, cf, options, built options)
+        self._last = (1,)   # request(): (path, cf, options, built options)
 
     # ---------------- server side ----------------
     def resource(self, path, handler, prefix=False, methods=None):
@@ -356,16 +357,15 @@ class Endpoint:
         msg = Message(_ACK, code, req.mid, req.token, [], payload)
         if cf is not None:
             msg.add(_CONTENT_FORMAT, cf)
-        if options:
-            for n, v in options:
-                msg.add(n, v)       # int, str or bytes values
+        for o in options or ():
+            msg.add(*o)         # int, str or bytes values
         if req.mtype != _CON:
             self.ml.send_non(req.addr, msg)
         elif not req.acked:
             req.acked = True
             self.ml.reply(req.addr, req.mid, encode(msg))
         else:
-            self.ml.send_con(Req(req.addr, msg, None), self.clock())
+            self.ml.send_con(Req(req.addr, msg), self.clock())
             self.kick()
 
     # ---------------- client side ----------------
@@ -380,22 +380,22 @@ class Endpoint:
             self._rnd = os.urandom(64)
             i = 0
         self._ri = i + 4
-        msg = Message(_CON if con else _NON, code, 0, self._rnd[i:i + 4], None, payload)
-        # A device sends the same path/format/options again and again: reuse the option list
-        # built last time (a copy; the key is compared by value, never by identity).
+        # A device sends the same path/format/options again and again: reuse the options
+        # built last time, as a tuple nobody changes (encode() then copies the encoding it
+        # made for that tuple). The key is compared by value, never by identity.
         c = self._last
-        if c[0] == path and c[1] == cf and c[2] == options:
-            msg.options = list(c[3])
-        else:
+        k = c[0] == path and c[1] == cf and c[2] == options
+        msg = Message(_CON if con else _NON, code, 0, self._rnd[i:i + 4], c[3] if k else None,
+                      payload)
+        if not k:
             if path:
                 msg.set_path(path)
             if cf is not None:
                 msg.add(_CONTENT_FORMAT, cf)
-            if options:
-                for n, v in options:
-                    msg.add(n, v)
+            for o in options or ():
+                msg.add(*o)
             self._last = (path if path is None or isinstance(path, str) else 1, cf,
-                          list(options) if options else options, tuple(msg.options))
+                          options and list(options), tuple(msg.options))
         return self.send_request(addr, msg, callback, timeout)
 
     def send_request(self, addr, msg, callback=None, timeout=None):
@@ -411,8 +411,7 @@ class Endpoint:
             self.ml.send_non(addr, msg)
             req.deadline = time.ticks_add(now, timeout or self.p.non_lifetime)
         else:
-            req.tx = self.ml.send_con(req, now)
-            if req.tx is None:
+            if self.ml.send_con(req, now) is None:
                 self._end(req, None, "backlog full")
                 return req
             if timeout:
@@ -422,40 +421,36 @@ class Endpoint:
 
     def ping(self, addr, callback=None):
         """CoAP ping: an empty CON; the peer's RST means it is alive (r.error is None)."""
-        req = Req(addr, Message(_CON, _EMPTY), callback)
+        req = Req(addr, Message(), callback)     # an empty CON
         req.ping = True
-        req.tx = self.ml.send_con(req, self.clock())
-        if req.tx is None:
+        if self.ml.send_con(req, self.clock()) is None:
             self._end(req, None, "backlog full")
         self.kick()
         return req
 
     def cancel(self, req):
-        if req.tx:
-            self.ml.cancel(req.tx, self.clock())
+        self.ml.cancel(req, self.clock())
         self._end(req, None, "cancelled")
 
     def _end(self, req, resp, err):
         """Finish req once: record the outcome, forget its token, call its callback."""
         if req.done:
             return
-        if self._reqs.get(req.token) is req:
-            del self._reqs[req.token]
-        if req.tx:
-            req.retransmits = req.tx.tries
+        t = req.msg.token
+        if self._reqs.get(t) is req:
+            del self._reqs[t]
         req.done = True
-        req.response = resp
-        req.error = err
+        req.error = err         # the 8th attribute at most: no larger table than without it
         if resp:
+            req.response = resp
             req.code = resp.code
         if req.callback:
             req.callback(req)
 
-    def on_tx(self, tx, msg, err, now):
-        """Message-layer event: the CON `tx` was answered by an ACK (msg), a RST
+    def on_tx(self, req, msg, err, now):
+        """Message-layer event: the CON `req` was answered by an ACK (msg), a RST
         (err 'reset') or nothing (err 'timeout')."""
-        req = tx
-        if msg is not None and msg.code == _EMPTY:
+        if msg and not msg.code:        # an empty ACK
             if req.ping:
                 self._end(req, None, "not a ping reply")
                 return
@@ -479,11 +474,10 @@ class Endpoint:
         con = msg.mtype == _CON
         if c >= 64:                     # a response in a CON or NON (separate)
             req = self._reqs.get(msg.token)
-            if req is not None and req.addr == addr:
+            if req and req.addr == addr:
                 if con:
                     self.ml.empty(addr, mid, 0x60)
-                if req.tx:
-                    self.ml.cancel(req.tx, now)  # its ACK was lost; the response implies it
+                self.ml.cancel(req, now)    # a CON's ACK was lost; the response implies it
                 self._end(req, msg, None)
                 return
         elif c < 32:                    # a request: serve it
@@ -508,24 +502,24 @@ class Endpoint:
                         found = r
                         break
             if found is None:
-                self.respond(msg, _NOT_FOUND)
-                return
-            if found[2] is not None and c not in found[2]:
-                self.respond(msg, _METHOD_NOT_ALLOWED)
-                return
-            try:
-                out = found[3](msg)
-            except MemoryError:
-                # Out of heap (or too fragmented) for this request: ask the peer to retry later.
-                self.handler_errors += 1
-                out = (_SERVICE_UNAVAILABLE, b"", None, [(14, 2)])   # Max-Age 2 s
-                if self.log:
-                    self.log("handler: out of memory, answered 5.03")
-            except Exception as e:  # a handler bug must not kill the loop
-                self.handler_errors += 1
-                if self.log:
-                    self.log("handler error: %r" % (e,))
-                out = _INTERNAL_SERVER_ERROR
+                out = _NOT_FOUND
+            elif found[2] is not None and c not in found[2]:
+                out = _METHOD_NOT_ALLOWED
+            else:
+                try:
+                    out = found[3](msg)
+                except MemoryError:
+                    # Out of heap (or too fragmented) for this request: ask the peer to retry
+                    # later.
+                    self.handler_errors += 1
+                    out = (_SERVICE_UNAVAILABLE, b"", None, [(14, 2)])   # Max-Age 2 s
+                    if self.log:
+                        self.log("handler: out of memory, answered 5.03")
+                except Exception as e:  # a handler bug must not kill the loop
+                    self.handler_errors += 1
+                    if self.log:
+                        self.log("handler error: %r" % (e,))
+                    out = _INTERNAL_SERVER_ERROR
             if out is None:
                 # Deferred: acknowledge now, answer later with a separate response.
                 if con:
@@ -560,8 +554,7 @@ class Endpoint:
                 wait = d
         if late:
             for req in late:
-                if req.tx:
-                    self.ml.cancel(req.tx, now)
+                self.ml.cancel(req, now)
                 self._end(req, None, "timeout")
         return wait
 

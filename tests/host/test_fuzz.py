@@ -239,7 +239,7 @@ def test_b4_separate_response_starts_the_backlog():
         w.clock.t += 10000
         w.ep.tick()
     sent = [codec.decode(d) for d, a in w.out[1:] if a == peer]
-    assert any(m.token == r2.token for m in sent), "queued request never sent"
+    assert any(m.token == r2.msg.token for m in sent), "queued request never sent"
     assert r2.done
 
 
@@ -250,4 +250,4 @@ def test_b4b_cancelled_backlogged_request_is_not_sent():
     w.ep.cancel(r2)
     w.ep.received(codec.encode(Message(fuzz.ACK, 0x45, m1.mid, m1.token, [], b"x")), peer)
     assert r1.done
-    assert not [d for d, a in w.out[1:] if codec.decode(d).token == r2.token]
+    assert not [d for d, a in w.out[1:] if codec.decode(d).token == r2.msg.token]

@@ -18,6 +18,22 @@ def test_worked_example_header_and_options():
         h("87") + b"msgin5g" + h("1132 ff") + b"{}"
 
 
+def test_options_tuple_encoding_kept_list_never():
+    # encode() keeps the encoding of the last tuple of options (Endpoint.request sends one
+    # tuple again and again); a list can change between two encodes, so it is encoded each time.
+    lst = [(c.URI_HOST, b"h.example"), (c.URI_PATH, b"a"), (c.URI_PATH, b"b"), (12, b"\x32")]
+    tup = tuple(lst)
+    first = encode(Message(c.CON, c.POST, 1, b"tk", lst, b"p"))
+    assert encode(Message(c.CON, c.POST, 1, b"tk", tup, b"p")) == first
+    assert encode(Message(c.CON, c.POST, 1, b"tk", tup, b"p")) == first       # from the kept copy
+    assert encode(Message(c.CON, c.POST, 2, b"t", tup)) == h("4102 0002") + b"t" + first[6:-2]
+    lst.append((c.URI_QUERY, b"q=1"))
+    assert encode(Message(c.CON, c.POST, 1, b"tk", lst, b"p")) == first[:-2] + h("33") + b"q=1" + h("ff") + b"p"
+    other = ((c.URI_PATH, b"z"),)
+    assert encode(Message(c.NON, c.GET, 3, b"", other)) == h("5001 0003 b1") + b"z"
+    assert encode(Message(c.CON, c.POST, 1, b"tk", tup, b"p")) == first
+
+
 def test_empty_ack_and_rst():
     assert encode(Message(c.ACK, 0, 0x1234)) == h("60 00 12 34")
     assert encode(Message(c.RST, 0, 7)) == h("70 00 00 07")
