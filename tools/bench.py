@@ -36,6 +36,34 @@ def heap_after(mods, heap="256k"):
     return mprun(code, heap)
 
 
+WASM32_PKG = "@micropython/micropython-webassembly-pyscript@1.27.0"
+
+
+def heap_after_wasm32(mods):
+    """Heap held after importing mods on MicroPython's WebAssembly port: a 32-bit MicroPython
+    (pointers and object headers as on ESP32 and RP2040 boards) loading the same .mpy files
+    as the unix port. None when node/npm are missing or the package cannot be installed."""
+    pkg = os.path.join(ROOT, "build", "wasm32")
+    if not (shutil.which("node") and shutil.which("npm")):
+        return None
+    if not os.path.isdir(os.path.join(pkg, "node_modules", "@micropython")):
+        r = subprocess.run(["npm", "install", "--prefix", pkg, "--no-audit", "--no-fund",
+                            WASM32_PKG], capture_output=True, text=True, timeout=300)
+        if r.returncode:
+            return None
+    mpy = mp.bytecode_path().split(":")[-1]
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        # System modules first: some are frozen Python on that port, built into C on boards.
+        f.write("import gc, os, time, json, hashlib, binascii\ngc.collect()\na=gc.mem_alloc()\n" +
+                "".join("import %s\n" % m for m in mods) + "gc.collect()\nprint(gc.mem_alloc()-a)\n")
+    try:
+        r = subprocess.run(["node", os.path.join(ROOT, "tools", "host", "wasm32.mjs"), pkg, mpy,
+                            f.name], capture_output=True, text=True, timeout=120)
+    finally:
+        os.unlink(f.name)
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
 def mpy_size(files, march=None):
     out = tempfile.mkdtemp()
     total = 0
@@ -96,6 +124,11 @@ def coap_figures():
             srv.terminate()
     line("heap held after importing the stack (bytes)",
          "%s  (target <= 16384; 64-bit unix port)" % heap_after(["coap.udp"]))
+    # A board's figure: the sockets module is not in the WebAssembly port, so codec + endpoint.
+    w = heap_after_wasm32(["coap.endpoint"])
+    line("heap after importing codec + endpoint, unix / 32-bit",
+         "%s / %s  (32-bit: WebAssembly port)" % (heap_after(["coap.endpoint"]),
+                                                   w or "skipped (no node/npm)"))
     line(".mpy of the stack (bytes)", "%d  (target <= 8192)" % mpy_size(COAP))
 
 
@@ -103,6 +136,9 @@ def client_figures():
     print("== MSGin5G Client (issue 3)")
     line("heap held after importing stack + client (bytes)",
          heap_after(["coap.udp", "msgin5g.client"]))
+    w = heap_after_wasm32(["coap.endpoint", "msgin5g.client"])
+    line("heap after importing codec, endpoint, client: unix / 32-bit",
+         "%s / %s" % (heap_after(["coap.endpoint", "msgin5g.client"]), w or "skipped"))
     line("heap held after importing the whole device runtime",
          heap_after(["coap.udp", "msgin5g.client", "msgin5g.device", "apps.echo"]))
     line(".mpy of stack + client (bytes)", "%d  (target <= 20480)" % mpy_size(COAP + CLIENT))

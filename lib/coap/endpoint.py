@@ -139,6 +139,12 @@ class MessageLayer:
         msg.mtype = _CON
         self.mid = m = (self.mid + 1) & 0xFFFF
         msg.mid = m
+        self.pending[m] = tx
+        a = tx.addr
+        self.busy[a] = self.busy.get(a, 0) + 1
+        self._out(encode(msg, True), a)     # no copy: a retransmission encodes again
+        # The timer is set while the datagram is on its way: this work then overlaps the
+        # peer's (an answer is read later, by received(); a finished tx ignores its timer).
         p = self.p
         if self.rand:
             r = int(self.rand() * 65536)
@@ -150,10 +156,6 @@ class MessageLayer:
         # initial timeout in [ACK_TIMEOUT, ACK_TIMEOUT * ACK_RANDOM_FACTOR) (4.2)
         tx.timeout = t = p.ack_timeout + (p.ack_jitter * (r & 0xFFFF) >> 16)
         tx.due = time.ticks_add(now, t)
-        self.pending[m] = tx
-        a = tx.addr
-        self.busy[a] = self.busy.get(a, 0) + 1
-        self._out(encode(msg, True), a)     # no copy: a retransmission encodes again
 
     def send_non(self, addr, msg):
         msg.mtype = _NON
