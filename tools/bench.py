@@ -148,13 +148,19 @@ def client_figures():
     with open(cfg, "w") as f:
         json.dump({"ueServiceId": "ue-b", "server": "coap://127.0.0.1:17499", "app": "echo",
                    "listenPort": 17498, "keepAliveSec": 0, "logLevel": "warn"}, f)
-    heaps = ("48k", "64k", "96k", "128k", "160k", "192k", "224k", "256k", "320k")
-
+    # The whole session (100 messages each way) in rising heaps; near its floor a run passes
+    # or fails with the heap's fragmentation, so a heap counts once it passes twice in a row.
+    heaps = ("48k", "64k", "96k", "128k", "144k", "160k", "176k", "192k", "224k", "256k", "320k")
+    tried = []
     for heap in heaps:
-        if session(cfg, heap, quick=True)[0]:
-            line("smallest heap for the session (of 48k..320k)", "%s  (target 48k, goal 32k)"
-                 % heap)
+        n = 0
+        while n < 2 and session(cfg, heap, quick=False)[0]:
+            n += 1
+        if n == 2:
+            line("smallest heap for the session, passed twice (of 48k..320k)",
+                 "%s  (below: %s; target 48k, goal 32k)" % (heap, ", ".join(tried[-2:])))
             break
+        tried.append("%s passed %d of %d" % (heap, n, n + 1))
     else:
         line("smallest heap for the session", "over " + heaps[-1])
     # A board with a ROMFS partition runs the bytecode from flash (make deploy ROMFS=1): the
