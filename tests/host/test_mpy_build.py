@@ -134,6 +134,31 @@ def test_incremental_build_and_stale_removal(tmp_path):
     assert not (out / "lib" / "old.mpy").exists() and not (out / "lib" / "gone").exists()
 
 
+def test_no_lines_build_is_smaller_still_runs_and_rebuilds(tmp_path):
+    """--no-lines (NOLINES=1): bytecode without line numbers; a traceback still names the
+    function. Switching it rebuilds every file (the flags stamp), in both directions."""
+    out = tmp_path / "b"
+    full = build_mpy.build("unix", out=str(out))
+    code = (out / "lib" / "coap" / "codec.mpy").read_bytes()
+    slim = build_mpy.build("unix", out=str(out), lines=False)
+    assert (out / "lib" / "coap" / "codec.mpy").read_bytes() != code
+    mpy = lambda sizes: sum(v for k, v in sizes.items() if k.endswith(".mpy"))  # noqa: E731
+    assert mpy(slim) < 0.95 * mpy(full), (mpy(slim), mpy(full))
+    script = ("import sys\nfrom coap.codec import decode\ntry:\n    decode(b'')\n"
+              "except Exception as e:\n    sys.print_exception(e)\n")
+    env = dict(os.environ, MICROPYPATH=".frozen:" + str(out / "lib"))
+
+    def traceback():
+        r = subprocess.run([mp.micropython_exe(), "-c", script], env=env, capture_output=True,
+                           text=True, timeout=30)
+        return [ln for ln in r.stdout.splitlines() if "codec.py" in ln]
+    assert traceback() == ['  File "coap/codec.py", line 1, in decode']
+    build_mpy.build("unix", out=str(out))
+    assert (out / "lib" / "coap" / "codec.mpy").read_bytes() == code
+    (frame,) = traceback()
+    assert frame.endswith(", in decode") and ", line 1," not in frame
+
+
 def test_compile_error_is_reported(tmp_path):
     root = tmp_path / "repo"
     for d in ("lib", "boards", "firmware"):
@@ -162,7 +187,10 @@ def test_make_mpy_plumbing():
     assert r.returncode == 0, r.stderr
     assert "tools/build_mpy.py --board esp32s3" in r.stdout
     r = subprocess.run(["make", "-n", "mpy"], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert "tools/build_mpy.py --all" in r.stdout
+    assert "tools/build_mpy.py --all" in r.stdout and "--no-lines" not in r.stdout
+    r = subprocess.run(["make", "-n", "mpy", "BOARD=rp2040", "NOLINES=1"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert "tools/build_mpy.py --board rp2040 --no-lines" in r.stdout
 
 
 def test_package_json_in_sync_with_tree():
