@@ -228,6 +228,12 @@ def session(cfg, heap, quick):
                 p.send_signal(signal.SIGINT)
             out = p.communicate(timeout=10)[0]
         ok = '"state": "DEREGISTERED"' in out
+        st = [ln for ln in out.splitlines() if ln.startswith("STATUS ")]
+        h = json.loads(st[-1][7:]).get("heap") if st else None
+        if h:   # measured by the device after de-registering (msgin5g.device.heap)
+            res["heap after the session, %s: used / free / largest block" % heap] = (
+                "%d / %d / %d  (largest block: the longest buffer one allocation gets)"
+                % (h["used"], h["free"], h["largestBlock"]))
         if not ok and os.environ.get("BENCH_DEBUG"):
             print(out[-3000:])
     return ok, res

@@ -6,6 +6,7 @@ Wi-Fi and the network is taken as up. `Device.current` is the running device, fo
 helpers (msgin5g.repl).
 """
 import asyncio
+import gc
 import json
 import time
 
@@ -13,6 +14,26 @@ from coap.endpoint import Params
 from coap.udp import UdpEndpoint, resolve
 from msgin5g import log
 from msgin5g.uri import parse_uri
+
+
+def heap():
+    """{'used', 'free', 'largestBlock'} in bytes after a collection, or None where gc cannot
+    tell (CPython). largestBlock is the largest buffer one allocation gets now, found by
+    trying: in a fragmented heap it is far below 'free', and it is what a long message needs."""
+    if not hasattr(gc, "mem_free"):
+        return None
+    gc.collect()
+    lo = 0
+    hi = gc.mem_free()
+    while lo < hi:
+        n = (lo + hi + 1) >> 1
+        try:
+            bytearray(n)
+            lo = n
+        except MemoryError:
+            hi = n - 1
+        gc.collect()        # the probe is garbage at once: free it before the next try
+    return {"used": gc.mem_alloc(), "free": gc.mem_free(), "largestBlock": lo}
 
 
 class Device:
@@ -212,5 +233,6 @@ class Device:
         s = self.client.status() if self.client else {}
         s["retransmissions"] = self.ep.ml.retransmitted
         s["uptimeMs"] = self.uptime_ms()
+        s["heap"] = heap()
         return "STATUS " + json.dumps(s)
 

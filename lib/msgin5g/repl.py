@@ -5,12 +5,10 @@
   inbox(n=5)            the last messages received
   reports(n=5)          the last delivery reports received
   log('debug')          change the log level
-  mem()                 heap in use / free
+  mem()                 heap: used, free, largest block one allocation can get
 They work while the application runs (the device's asyncio loop keeps going; with the config
 key "repl": true the firmware runs an asyncio REPL task that reads your lines).
 """
-import gc
-
 from msgin5g import log as _log
 
 
@@ -50,6 +48,6 @@ def log(level=None):
 
 
 def mem():
-    """(bytes allocated, bytes free) after a collection."""
-    gc.collect()
-    return gc.mem_alloc(), gc.mem_free()
+    """{'used', 'free', 'largestBlock'} in bytes after a collection (msgin5g.device.heap)."""
+    from msgin5g.device import heap
+    return heap()

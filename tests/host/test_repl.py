@@ -1,5 +1,6 @@
 """REPL bring-up helpers on a running device (unix port): with "repl": true the firmware reads
 lines from stdin in an asyncio task while the application keeps running."""
+import ast
 import json
 import os
 import signal
@@ -47,8 +48,12 @@ def test_repl_helpers_while_app_runs():
                 assert time.time() - t < 10
                 time.sleep(0.05)
             assert "'debug'" in ask("log('debug')", "debug")
-            assert ask("mem()", "(").strip(">>> ").startswith("(")
+            m = ast.literal_eval(ask("mem()", "largestBlock").strip().lstrip(">").strip())
+            assert 0 < m["largestBlock"] <= m["free"] and m["used"] > 0, m
         finally:
             p.send_signal(signal.SIGINT)
             out = p.communicate(timeout=10)[0]
         assert "STATUS" in out and '"state": "DEREGISTERED"' in out
+        st_line = [ln for ln in out.splitlines() if ln.startswith("STATUS ")][-1]
+        h = json.loads(st_line[7:])["heap"]
+        assert 0 < h["largestBlock"] <= h["free"] and h["used"] > 0, h
