@@ -154,7 +154,7 @@ def client_figures():
     tried = []
     for heap in heaps:
         n = 0
-        while n < 2 and session(cfg, heap, quick=False)[0]:
+        while n < 2 and session(cfg, heap)[0]:
             n += 1
         if n == 2:
             line("smallest heap for the session, passed twice (of 48k..320k)",
@@ -172,7 +172,7 @@ def client_figures():
     subprocess.run(deploy.romfs_command(build, img), check=True, capture_output=True)
     line("heap held by the device runtime imported from ROMFS (image excluded)",
          romfs_runtime(img))
-    ok, res = session(cfg, "256k", quick=False)
+    ok, res = session(cfg, "256k")
     for k, v in res.items():
         line(k, v)
     shutil.rmtree(work)
@@ -186,11 +186,11 @@ def romfs_runtime(img):
     return mprun(code, "512k")
 
 
-def session(cfg, heap, quick):
+def session(cfg, heap):
     """register, N messages each way (A2P echoed P2A), one 5 KB segmented message with report,
     de-register."""
     from m5server.thread import ServerThread
-    n = 10 if quick else 100
+    n = 100
     res = {}
     with ServerThread(port=17499) as st:
         t0 = time.time()
