@@ -19,7 +19,7 @@ Makefile and the firmware agree on it. Builds are incremental; stale outputs are
 change of mpy-cross, arch or --no-lines rebuilds everything.
 
 --no-lines (make mpy/deploy/romfs NOLINES=1) leaves the source line numbers out of the bytecode:
-about 7 % less flash (sensor firmware for armv6m 48.0 -> 44.5 KB) and 2-3 KB less heap when the
+about 7 % less flash (sensor firmware for armv6m 48.2 -> 44.6 KB) and 2-3 KB less heap when the
 bytecode is loaded from files, for tracebacks that name the function but not the line (they say
 "line 1"). For production builds; bring a board up with line numbers.
 """
