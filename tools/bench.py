@@ -30,10 +30,21 @@ def mprun(code, heap="64k"):
     return r.stdout.strip() or r.stderr.strip()
 
 
-def heap_after(mods, heap="256k"):
-    code = ("import gc\ngc.collect()\na=gc.mem_alloc()\n" +
-            "".join("import %s\n" % m for m in mods) + "gc.collect()\nprint(gc.mem_alloc()-a)")
-    return mprun(code, heap)
+def heap_code(mods, pre=""):
+    """MicroPython lines printing the heap held after importing mods (modules in `pre`,
+    e.g. ", os, json", are imported before the first measure)."""
+    return ("import gc%s\ngc.collect()\na=gc.mem_alloc()\n" % pre +
+            "".join("import %s\n" % m for m in mods) + "gc.collect()\nprint(gc.mem_alloc()-a)\n")
+
+
+# System modules are frozen Python on the WebAssembly port, built into C on boards and on the
+# unix port: the 32-bit comparison imports them before it measures, on both ports.
+SYSTEM = ", os, time, json, hashlib, binascii"
+RUNTIME = ["coap.udp", "msgin5g.client", "msgin5g.device", "apps.echo"]   # a device's modules
+
+
+def heap_after(mods, heap="256k", pre=""):
+    return mprun(heap_code(mods, pre), heap)
 
 
 WASM32_PKG = "@micropython/micropython-webassembly-pyscript@1.27.0"
@@ -53,9 +64,7 @@ def heap_after_wasm32(mods):
             return None
     mpy = mp.bytecode_path().split(":")[-1]
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-        # System modules first: some are frozen Python on that port, built into C on boards.
-        f.write("import gc, os, time, json, hashlib, binascii\ngc.collect()\na=gc.mem_alloc()\n" +
-                "".join("import %s\n" % m for m in mods) + "gc.collect()\nprint(gc.mem_alloc()-a)\n")
+        f.write(heap_code(mods, SYSTEM))
     try:
         r = subprocess.run(["node", os.path.join(ROOT, "tools", "host", "wasm32.mjs"), pkg, mpy,
                             f.name], capture_output=True, text=True, timeout=120)
@@ -127,7 +136,7 @@ def coap_figures():
     # A board's figure: the sockets module is not in the WebAssembly port, so codec + endpoint.
     w = heap_after_wasm32(["coap.endpoint"])
     line("heap after importing codec + endpoint, unix / 32-bit",
-         "%s / %s  (32-bit: WebAssembly port)" % (heap_after(["coap.endpoint"]),
+         "%s / %s  (32-bit: WebAssembly port)" % (heap_after(["coap.endpoint"], pre=SYSTEM),
                                                    w or "skipped (no node/npm)"))
     line(".mpy of the stack (bytes)", "%d  (target <= 8192)" % mpy_size(COAP))
 
@@ -138,9 +147,10 @@ def client_figures():
          heap_after(["coap.udp", "msgin5g.client"]))
     w = heap_after_wasm32(["coap.endpoint", "msgin5g.client"])
     line("heap after importing codec, endpoint, client: unix / 32-bit",
-         "%s / %s" % (heap_after(["coap.endpoint", "msgin5g.client"]), w or "skipped"))
+         "%s / %s" % (heap_after(["coap.endpoint", "msgin5g.client"], pre=SYSTEM),
+                      w or "skipped"))
     line("heap held after importing the whole device runtime",
-         heap_after(["coap.udp", "msgin5g.client", "msgin5g.device", "apps.echo"]))
+         heap_after(RUNTIME))
     line(".mpy of stack + client (bytes)", "%d  (target <= 20480)" % mpy_size(COAP + CLIENT))
     from m5server.thread import ServerThread
     work = tempfile.mkdtemp()
@@ -179,11 +189,7 @@ def client_figures():
 
 
 def romfs_runtime(img):
-    code = mp.romfs_prelude(img) + (
-        "import gc\ngc.collect(); a = gc.mem_alloc()\n"
-        "import coap.udp, msgin5g.client, msgin5g.device, apps.echo\n"
-        "gc.collect(); print(gc.mem_alloc() - a)")
-    return mprun(code, "512k")
+    return mprun(mp.romfs_prelude(img) + heap_code(RUNTIME), "512k")
 
 
 def session(cfg, heap):
