@@ -11,11 +11,17 @@
 import os
 
 # Keep what the port freezes by default (asyncio, neopixel, the Pico W's network helpers):
-# the board's own manifest where it has one, else the port's.
-try:
-    include("$(BOARD_DIR)/manifest.py")
-except Exception:
-    include("$(PORT_DIR)/boards/manifest.py")
+# the board's own manifest where it has one, else the port's. The unix port has neither (its
+# variants/manifest.py wants micropython-lib's mip and ssl): there, asyncio alone, which is
+# what the firmware needs (make firmware BOARD=unix32, the board-true build).
+for _m in ("$(BOARD_DIR)/manifest.py", "$(PORT_DIR)/boards/manifest.py", "$(MPY_DIR)/extmod/asyncio"):
+    try:
+        include(_m)
+        break
+    except Exception:
+        pass
+else:
+    raise Exception("manifest.py: no board or port manifest to include")
 
 for _name in sorted(os.listdir("lib")):
     if os.path.isdir(os.path.join("lib", _name)) and not _name.startswith(("_", ".")):
