@@ -263,12 +263,13 @@ SENSOR = (["lib/coap/%s.py" % m for m in ("__init__", "codec", "endpoint", "udp"
 
 def constrained_figures():
     print("== Constrained UEs (issue 4)")
+    cue = ["coap.udp", "msgin5g.constrained.appclient"]
     line("heap held after importing the cue Application Client", heap_after(
-        ["coap.udp", "msgin5g.appclient"]) + "  (with the CoAP stack)")
+        cue) + "  (with the CoAP stack)")
     line("heap held by the Application Client alone", str(
-        int(heap_after(["coap.udp", "msgin5g.appclient"])) - int(heap_after(["coap.udp"]))))
+        int(heap_after(cue)) - int(heap_after(["coap.udp"]))))
     line(".mpy of the Application Client alone (bytes)",
-         "%d  (target <= 4096)" % mpy_size(["lib/msgin5g/appclient.py"]))
+         "%d  (target <= 4096)" % mpy_size(["lib/msgin5g/constrained/appclient.py"]))
     r = subprocess.run([mp.micropython_exe(), "-X", "heapsize=256k", "tools/bench_gateway.py"],
                        env=dict(os.environ, MICROPYPATH=mp.bytecode_path()), capture_output=True,
                        text=True, cwd=ROOT)

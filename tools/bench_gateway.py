@@ -3,9 +3,9 @@
 import gc
 
 from coap.endpoint import Endpoint
-from msgin5g import a2
 from msgin5g.client import Client
-from msgin5g.gateway import Gateway
+from msgin5g.constrained import a2
+from msgin5g.constrained.gateway import Gateway
 
 N = 16
 out = []

@@ -18,9 +18,10 @@ from hypothesis. Targets:
             normal request from a fresh peer is answered and a request to it completes
   wire      msgin5g.wire.decode (request and response rules): raises only WireError (4.00 or
             4.13); what decodes re-encodes to a fixed point
-  a2        msgin5g.a2.decode: raises only A2Error; what encode accepts of it round-trips
-            (decode is lenient on conditional IEs, encode strict)
-  a3        msgin5g.a3.decode: raises only A3Error; encode is a fixed point after decode
+  a2        msgin5g.constrained.a2.decode: raises only A2Error; what encode accepts of it
+            round-trips (decode is lenient on conditional IEs, encode strict)
+  a3        msgin5g.constrained.a3.decode: raises only A3Error; encode is a fixed point
+            after decode
   client    a registered msgin5g.client.Client fed downlink CoAP requests (structured
             MSGin5G JSON built from the bytes, or raw datagrams), uplink answers, sends and
             clock steps: no handler exception, only the PC-26 answer codes, bounded queues,
@@ -49,8 +50,9 @@ from binascii import b2a_base64  # noqa: E402
 from coap import codec  # noqa: E402
 from coap.codec import CoapFormatError, Message  # noqa: E402
 from coap.endpoint import Endpoint, Params  # noqa: E402
-from msgin5g import a2, a3, wire  # noqa: E402
+from msgin5g import wire  # noqa: E402
 from msgin5g.client import Client  # noqa: E402
+from msgin5g.constrained import a2, a3  # noqa: E402
 
 CON, NON, ACK, RST = 0, 1, 2, 3
 GET, POST = 1, 2

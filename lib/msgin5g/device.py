@@ -164,7 +164,7 @@ class Device:
             await self._configure()
             self.ep_running = True
         if self.cfg["role"] != "ue":
-            from msgin5g import roles
+            from msgin5g.constrained import roles
             await roles.start(self)
             return
         c = self.start_client()

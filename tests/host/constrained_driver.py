@@ -34,11 +34,11 @@ def main(a):
         from msgin5g.client import Client
         c = Client(ep, resolve("127.0.0.1", int(a[6])), me, "127.0.0.1", keepalive_ms=0)
     else:
-        from msgin5g.appclient import AppClient
+        from msgin5g.constrained.appclient import AppClient
         gw = resolve("127.0.0.1", port)
         if mode == "a2":
             c = AppClient(gw, int(me), send=ep.sock.sendto)
-            from msgin5g.roles import datagrams
+            from msgin5g.constrained.roles import datagrams
             datagrams(ep, c.received, c.tick)
         else:
             c = AppClient(gw, int(me), ep=ep)

@@ -1,4 +1,4 @@
-"""Property tests for the Annex A codecs (msgin5g.a2 PC-37, msgin5g.a3 PC-38): round trips of
+"""Property tests for the Annex A codecs (msgin5g.constrained.a2 PC-37, .a3 PC-38): round trips of
 generated messages of every type, and decoders that raise only A2Error / A3Error on any input."""
 import json
 import uuid
@@ -6,7 +6,7 @@ import uuid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from msgin5g import a2, a3
+from msgin5g.constrained import a2, a3
 
 SETTINGS = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])

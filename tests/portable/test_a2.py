@@ -2,7 +2,7 @@
 every decode/encode error. Expected bytes are written by hand from the PC-37 tables."""
 from binascii import unhexlify
 
-from msgin5g import a2
+from msgin5g.constrained import a2
 from tinytest import raises
 
 MID = bytes(range(16))  # 000102..0f

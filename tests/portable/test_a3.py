@@ -2,7 +2,7 @@
 decode error with the CoAP response code to answer."""
 import json
 
-from msgin5g import a2, a3
+from msgin5g.constrained import a2, a3
 from tinytest import raises
 
 U1 = "0123e567-e89b-42d3-a456-426614174000"

@@ -5,8 +5,9 @@ import json
 
 from coap.codec import Message, decode, encode
 from coap.endpoint import Endpoint, Params
-from msgin5g import a2, a3, ids
-from msgin5g.appclient import AppClient
+from msgin5g import ids
+from msgin5g.constrained import a2, a3
+from msgin5g.constrained.appclient import AppClient
 from tinytest import FakeClock
 
 GW = ("10.0.0.1", 5683)

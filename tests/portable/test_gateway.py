@@ -5,9 +5,10 @@ import json
 
 from coap.codec import Message, decode, encode
 from coap.endpoint import Endpoint, Params
-from msgin5g import a2, a3, ids, wire
+from msgin5g import ids, wire
 from msgin5g.client import Client
-from msgin5g.gateway import Gateway
+from msgin5g.constrained import a2, a3
+from msgin5g.constrained.gateway import Gateway
 from tinytest import FakeClock
 
 SRV = ("10.0.0.9", 5683)

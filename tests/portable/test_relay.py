@@ -7,7 +7,7 @@ from coap.codec import Message, decode, encode
 from coap.endpoint import Endpoint, Params
 from msgin5g import wire
 from msgin5g.client import Client
-from msgin5g.relay import Relay
+from msgin5g.constrained.relay import Relay
 from tinytest import FakeClock
 
 SRV = ("10.0.0.9", 5683)

@@ -44,7 +44,7 @@ async def start(dev):
 
 
 def _gateway(dev, c):
-    from msgin5g.gateway import Gateway
+    from msgin5g.constrained.gateway import Gateway
     cfg = dev.cfg
     gw = Gateway(c, allowed=cfg["allowedAppIds"], max_devices=cfg["maxDevices"], log=log.info)
     a3 = _udp(cfg["gatewayPort"])
@@ -62,7 +62,7 @@ def _gateway(dev, c):
 
 
 def _relay(dev, c):
-    from msgin5g.relay import Relay
+    from msgin5g.constrained.relay import Relay
     cfg = dev.cfg
     _, host, port = parse_uri(cfg["server"])
     ep = _udp(cfg["gatewayPort"])
@@ -74,7 +74,7 @@ def _relay(dev, c):
 
 
 async def _cue(dev):
-    from msgin5g.appclient import AppClient
+    from msgin5g.constrained.appclient import AppClient
     cfg = dev.cfg
     scheme, host, port = parse_uri(cfg["gateway"])
     gw = resolve(host, port)

@@ -59,11 +59,11 @@ class AppClient:
         self._bo = self.backoff_ms = backoff_ms
         self.rx = 0
         if ep:
-            from msgin5g import a3 as c
+            from msgin5g.constrained import a3 as c
             ep.resource((c.URI_APP, str(app_id)), self._a3_in, methods=(_POST,))
             self.clock = ep.clock
         else:
-            from msgin5g import a2 as c
+            from msgin5g.constrained import a2 as c
             self._send = send
             self.clock = clock or time.ticks_ms
             self.retry_ms = retry_ms

@@ -33,7 +33,8 @@ import time
 
 from micropython import const
 from coap.codec import uint_bytes
-from msgin5g import a2, a3, ids, wire
+from msgin5g import ids, wire
+from msgin5g.constrained import a2, a3
 
 _POST = const(2)
 _CF = const(50)
