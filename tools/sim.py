@@ -47,12 +47,13 @@ def say(s):
 
 
 class Fleet:
-    def __init__(self, server_port, base_port, workdir, heap):
+    def __init__(self, server_port, base_port, workdir, heap, board="unix"):
         # server_port: where the devices send (the server, or the lossy proxy in front of it)
         self.server = "coap://127.0.0.1:%d" % server_port
         self.base = base_port
         self.dir = workdir
         self.heap = heap
+        self.board = board
         self.procs = {}
         self.logs = {}
 
@@ -71,7 +72,7 @@ class Fleet:
         log = open(os.path.join(self.dir, name + ".log"), "w+")
         self.logs[name] = log
         self.procs[name] = mp.popen([os.path.join(ROOT, "firmware", "main.py"), path],
-                                    heap=self.heap, mpy=True,
+                                    heap=self.heap, board=self.board,
                                     stdout=log, stderr=subprocess.STDOUT)
 
     def stop(self):
@@ -170,19 +171,25 @@ def pct(vals, p):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--port", type=int, default=5783, help="server port (default 5783)")
-    ap.add_argument("--heap", default="256k", help="device heap (-X heapsize), default 256k")
+    ap.add_argument("--board", default="unix", choices=mp.BOARDS,
+                    help="unix: 64-bit port, library bytecode from files (default);\n"
+                         "unix32: the board-true build, 32-bit with the library frozen in")
+    ap.add_argument("--heap", help="device heap (-X heapsize): default 256k on unix, 96k on unix32")
     ap.add_argument("--keep", action="store_true", help="keep the work dir with logs")
     ap.add_argument("--loss", type=float, default=0.0, metavar="PCT",
                     help="put a lossy proxy between devices and server: PCT %% loss each way,\n"
                          "plus 2%% duplication, 5%% reordering and 0-10 ms delay")
     ap.add_argument("--seed", type=int, default=1, help="proxy random seed (with --loss)")
     args = ap.parse_args()
+    args.heap = args.heap or ("96k" if args.board == "unix32" else "256k")
     if not 0 <= args.loss < 100:
         ap.error("--loss must be a percentage 0..99")
     t_start = time.time()
     work = tempfile.mkdtemp(prefix="msgin5g-sim-")
-    say("MSGin5G simulation: server 127.0.0.1:%d, devices on the unix port (heap %s), logs in %s"
-        % (args.port, args.heap, work))
+    if args.board == "unix32":
+        mp.unix32_exe()     # build it (or find it cached) before the devices start
+    say("MSGin5G simulation: server 127.0.0.1:%d, devices on the %s port (heap %s), logs in %s"
+        % (args.port, args.board, args.heap, work))
     groups = {"grp-1": ["ue-1", "ue-2", "ue-3"]}
     st = ServerThread(port=args.port, groups=groups, quiet=True)
     st.start()
@@ -198,7 +205,7 @@ def main():
         dev_port = proxy.port
         slow = 1 + args.loss / 5.0
         say("lossy link: proxy 127.0.0.1:%d (%s)" % (dev_port, proxy.proxy.describe()))
-    fleet = Fleet(dev_port, args.port + 1, work, args.heap)
+    fleet = Fleet(dev_port, args.port + 1, work, args.heap, args.board)
     sc = Scenario(st, slow)
     status = {}
     pcount = None

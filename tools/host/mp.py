@@ -51,7 +51,34 @@ def run(args, heap=None, extra_path=(), timeout=120, **kw):
                           timeout=timeout, cwd=ROOT, **kw)
 
 
-def popen(args, heap=None, extra_path=(), mpy=False, **kw):
+BOARDS = ("unix", "unix32")     # where a device can run on this machine
+
+
+def unix32_exe():
+    """The board-true interpreter (make firmware BOARD=unix32): MicroPython 1.28's unix port,
+    32-bit, with lib/, boards/ and the apps frozen in; built on first use, then cached."""
+    import sys
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import build_firmware
+    return build_firmware.build_unix32(quiet=True)
+
+
+def device_cmd(heap=None, board="unix"):
+    """(argv prefix, environment) for running a device's firmware on `board`: 'unix' runs the
+    bytecode build of the library from files on the 64-bit port; 'unix32' runs the frozen
+    library on the 32-bit build, with only the script given as a file, as a board does."""
+    if board not in BOARDS:
+        raise ValueError("board %r: one of %s" % (board, ", ".join(BOARDS)))
+    exe = unix32_exe() if board == "unix32" else micropython_exe()
+    cmd = [exe] + (["-X", "heapsize=" + heap] if heap else [])
+    e = dict(os.environ, MICROPYPATH=".frozen" if board == "unix32" else bytecode_path())
+    return cmd, e
+
+
+def popen(args, heap=None, extra_path=(), mpy=False, board=None, **kw):
+    if board:
+        cmd, e = device_cmd(heap, board)
+        return subprocess.Popen(cmd + list(args), env=e, cwd=ROOT, **kw)
     cmd = [micropython_exe()]
     if heap:
         cmd += ["-X", "heapsize=" + heap]
