@@ -2,7 +2,8 @@
 
     import board
     b = board.detect()          # from sys.platform / sys.implementation._machine
-    b = board.detect("rp2040")  # or by name: esp32, esp32s3, rp2040, unix
+    b = board.detect("rp2040")  # or by name: one of NAMES
+    b = board.detect(None, {"led": 7})   # with pins that differ from the dev board's
     b.status("connecting")      # LED pattern, driven by b.tick(now) or the task b.led_task()
 
 Definitions live in board_<name>.py; `machine`, `network` and friends are imported inside
@@ -14,7 +15,12 @@ import time
 
 SAFE = False  # boot.py: True when the user held the button (or /safemode exists) at boot
 
-NAMES = ("esp32", "esp32s3", "rp2040", "unix")
+NAMES = ("esp32", "esp32s3", "esp32c3", "esp32c6", "rp2040", "rp2350", "unix")
+# sys.implementation._machine is "<board> with <MCU>" on the esp32 and rp2 ports; the MCU
+# decides. Not listed (refused): ESP32-S2/C2/C5/H2/P4, the RP2350's RISC-V build "RP2350-RISCV".
+_MCUS = {"ESP32": "esp32", "ESP32S3": "esp32s3", "ESP32C3": "esp32c3", "ESP32C6": "esp32c6",
+         "RP2040": "rp2040", "RP2350": "rp2350"}
+PINS = ("led", "button", "sensor")   # pins detect() can override: Board.<key>_pin
 _cache = {}
 
 
@@ -24,23 +30,21 @@ def board_name(platform=None, machine=None):
         platform = sys.platform
     if machine is None:
         machine = getattr(sys.implementation, "_machine", "")
-    m = machine.upper()
-    if platform == "esp32":
-        if "ESP32S3" in m:
-            return "esp32s3"
-        for other in ("ESP32S2", "ESP32C", "ESP32H", "ESP32P"):
-            if other in m:
-                raise ValueError("unsupported board: " + machine)
-        return "esp32"
-    if platform == "rp2":
-        if "RP2040" in m or not m:
-            return "rp2040"
+    if platform not in ("esp32", "rp2"):
+        return "unix"  # linux, darwin, win32: the unix port or CPython
+    mcu = machine.upper().split(" WITH ")[-1].strip()
+    if not mcu:  # firmware without _machine: the first chip of the port
+        mcu = "ESP32" if platform == "esp32" else "RP2040"
+    name = _MCUS.get(mcu)
+    if name is None:
         raise ValueError("unsupported board: " + machine)
-    return "unix"  # linux, darwin, win32: the unix port or CPython
+    return name
 
 
-def detect(name=None):
-    """Return the Board for `name` (or the detected one); the same object on every call."""
+def detect(name=None, pins=None):
+    """Return the Board for `name` (or the detected one); the same object on every call.
+    pins: {"led": .., "button": .., "sensor": ..} replaces the definition's pin numbers (for a
+    board whose pins differ from the dev board's), before the pin is first used."""
     if name is None:
         name = board_name()
     b = _cache.get(name)
@@ -49,6 +53,10 @@ def detect(name=None):
             raise ValueError("unknown board: %s" % name)
         b = __import__("board_" + name).Board()
         _cache[name] = b
+    for k in pins or ():
+        if k not in PINS:
+            raise ValueError("board pin %r: not one of %s" % (k, ", ".join(PINS)))
+        setattr(b, k + "_pin", pins[k])
     return b
 
 
@@ -87,6 +95,7 @@ class Board:
     arch = None          # mpy-cross -march value, None = plain bytecode
     chip = None          # esptool --chip value, None = not an ESP
     flash_offset = None  # where the MicroPython image goes in flash (esptool write-flash)
+    uf2_drive = None     # label of the UF2 boot drive, None = not flashed by UF2 copy
     led_pin = None
     button_pin = None
     sensor_unit = "C"

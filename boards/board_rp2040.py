@@ -18,7 +18,8 @@ class Board(_Board):
     led_pin = "LED"
     button_pin = "BOOTSEL"
     sensor_unit = "C"
-    wdt_max_ms = 8388    # RP2040 watchdog limit
+    uf2_drive = "RPI-RP2"
+    wdt_max_ms = 8388    # MicroPython's rp2 port limit (0xffffff / 2 us), RP2350 too
 
     def button_held(self):
         import rp2

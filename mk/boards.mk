@@ -1,10 +1,10 @@
 # Boards: compile, deploy, flash (see docs/boards.md). Owned by the board layer.
-#   make mpy [BOARD=esp32|esp32s3|rp2040|unix] [NOLINES=1]   .mpy tree in build/<board>/ (no BOARD: all)
+#   make mpy [BOARD=esp32|esp32s3|esp32c3|esp32c6|rp2040|rp2350|unix] [NOLINES=1]   .mpy tree in build/<board>/ (no BOARD: all)
 #   make deploy BOARD=.. PORT=.. [CONFIG=f] [SECRETS=f] [ROMFS=1] [NOLINES=1] [RESUME=1] [RESET=1] [DRY_RUN=1]
 #   make romfs BOARD=.. [NOLINES=1]                 ROMFS image of lib/ in build/<board>.romfs
 #   NOLINES=1: bytecode without source line numbers (~7 % smaller; tracebacks name no line)
-#   make flash BOARD=esp32|esp32s3 PORT=.. FIRMWARE=fw.bin [BAUD=460800] [DRY_RUN=1]
-#   make flash BOARD=rp2040 [PORT=..] FIRMWARE=fw.uf2 UF2_DRIVE=/media/$$USER/RPI-RP2
+#   make flash BOARD=esp32|esp32s3|esp32c3|esp32c6 PORT=.. FIRMWARE=fw.bin [BAUD=460800] [DRY_RUN=1]
+#   make flash BOARD=rp2040|rp2350 [PORT=..] FIRMWARE=fw.uf2 UF2_DRIVE=/media/$$USER/RPI-RP2 (RP2350)
 #   make repl PORT=.. [RESUME=1]
 #   make package-json                               regenerate package.json (mip)
 .PHONY: mpy deploy romfs flash repl package-json

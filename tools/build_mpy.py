@@ -10,7 +10,8 @@
 What goes where (device paths, relative to the filesystem root):
     lib/**/*.py          -> lib/**/*.mpy     (package tree kept)
     boards/*.py          -> lib/*.mpy        (board.py, wifi.py, ..., and only this board's
-                                              board_<name>.py plus the board_* it imports)
+                                              board_<name>.py plus the board_* it imports,
+                                              e.g. esp32c6 -> board_esp32c6, _esp32c3, _esp32)
     firmware/boot.py     -> boot.py          (copied: must stay .py to be run at boot)
     firmware/main.py     -> main.py          (copied)
     firmware/**/*.py     -> lib/**/*.mpy     (e.g. firmware/apps/echo.py -> lib/apps/echo.mpy)
@@ -34,7 +35,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOARDS_DIR = os.path.join(ROOT, "boards")
-BOARDS = ("esp32", "esp32s3", "rp2040", "unix")
+# The same names as boards/board.py NAMES (a test checks).
+BOARDS = ("esp32", "esp32s3", "esp32c3", "esp32c6", "rp2040", "rp2350", "unix")
 KEEP_PY = ("boot.py", "main.py")      # firmware files that must stay source
 _STAMP = ".mpy-flags"
 
@@ -50,7 +52,8 @@ def board_module(name):
 
 def board_info(name):
     b = board_module(name).Board
-    return {"name": name, "arch": b.arch, "chip": b.chip, "flash_offset": b.flash_offset}
+    return {"name": name, "arch": b.arch, "chip": b.chip, "flash_offset": b.flash_offset,
+            "uf2_drive": b.uf2_drive}
 
 
 def mpy_cross_exe():

@@ -18,8 +18,9 @@ firmware with a ROMFS partition): the image holds lib/, the board mounts it at /
 only for its objects (about 40 % less for the whole runtime). `romfs` only builds the image
 file (for flashing it with other tools). `--resume`
 keeps mpremote from soft-resetting first (needed for the unix port behind a pty).
-`flash` erases and writes an ESP32/S3 with esptool 5 at the board's flash offset; the
-RP2040 is flashed by copying a UF2 file to its boot drive. `--dry-run` prints the commands.
+`flash` erases and writes an ESP32/S3/C3/C6 with esptool 5 at the board's flash offset; the
+RP2040 and RP2350 are flashed by copying a UF2 file to their boot drive (the board's
+`uf2_drive`). `--dry-run` prints the commands.
 """
 import argparse
 import os
@@ -105,13 +106,14 @@ def flash_commands(board, port, firmware, baud=460800):
             base + ["write-flash", "0x%x" % info["flash_offset"], firmware]]
 
 
-RP2040_HELP = """\
-The RP2040 (Pico W) is not flashed with esptool. To install MicroPython:
+UF2_HELP = """\
+The {board} is not flashed with esptool. To install MicroPython:
   1. Put the board in its bootloader: hold BOOTSEL while plugging USB in, or
      `mpremote connect {port} bootloader` if MicroPython already runs on it.
-  2. Copy the UF2 image to the RPI-RP2 drive that appears:
-     cp {firmware} /media/$USER/RPI-RP2/     (the board reboots into MicroPython)
-  Or let this tool do both: make flash BOARD=rp2040 PORT={port} FIRMWARE=fw.uf2 UF2_DRIVE=/media/$USER/RPI-RP2
+  2. Copy the UF2 image to the {drive} drive that appears:
+     cp {firmware} /media/$USER/{drive}/     (the board reboots into MicroPython)
+  Or let this tool do both:
+     make flash BOARD={board} PORT={port} FIRMWARE=fw.uf2 UF2_DRIVE=/media/$USER/{drive}
 """
 
 
@@ -122,9 +124,12 @@ def _run(cmd, dry_run):
     return subprocess.call(cmd)
 
 
-def flash_rp2040(port, firmware, uf2_drive, dry_run, wait_s=30):
+def flash_uf2(board, port, firmware, uf2_drive, dry_run, wait_s=30):
+    """RP2040 / RP2350: enter the bootloader through mpremote (with a port), copy the UF2."""
     if not uf2_drive or not firmware or not firmware.endswith(".uf2"):
-        print(RP2040_HELP.format(port=port or "PORT", firmware=firmware or "firmware.uf2"))
+        drive = build_mpy.board_info(board)["uf2_drive"]
+        print(UF2_HELP.format(board=board, port=port or "PORT", drive=drive,
+                              firmware=firmware or "firmware.uf2"))
         return 2
     if port:
         rc = _run([_tool("mpremote"), "connect", port, "bootloader"], dry_run)
@@ -192,8 +197,8 @@ def main(argv=None):
         cmd = [_tool("mpremote"), "connect", a.port] + (["resume"] if a.resume else []) + ["repl"]
         return _run(cmd, False)
     # flash
-    if a.board == "rp2040":
-        return flash_rp2040(a.port, a.firmware, a.uf2_drive, a.dry_run)
+    if build_mpy.board_info(a.board)["uf2_drive"]:
+        return flash_uf2(a.board, a.port, a.firmware, a.uf2_drive, a.dry_run)
     if a.board == "unix":
         print("Nothing to flash for BOARD=unix: the unix port is .venv/bin/micropython.")
         return 2

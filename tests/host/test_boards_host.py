@@ -37,7 +37,10 @@ def platform(monkeypatch):
 @pytest.mark.parametrize("plat,machine,name", [
     ("esp32", "Generic ESP32 module with ESP32", "esp32"),
     ("esp32", "Generic ESP32S3 module with ESP32S3", "esp32s3"),
+    ("esp32", "ESP32C3 module with ESP32C3", "esp32c3"),
+    ("esp32", "ESP32C6 module with ESP32C6", "esp32c6"),
     ("rp2", "Raspberry Pi Pico W with RP2040", "rp2040"),
+    ("rp2", "Raspberry Pi Pico 2 W with RP2350", "rp2350"),
     ("linux", "linux [GCC 14.2.1] version", "unix"),
 ])
 def test_detect_picks_board_from_platform(platform, fakes, plat, machine, name):
@@ -61,6 +64,7 @@ def test_definitions_import_without_machine_in_fresh_cpython():
         "import sys; sys.path[:0] = ['boards', 'lib', 'tools/host']\n"
         "import cpython_shim; cpython_shim.install()  # micropython.const for wifi.py\n"
         "import board, board_esp32, board_esp32s3, board_rp2040, board_unix, wifi\n"
+        "import board_esp32c3, board_esp32c6, board_rp2350\n"
         "assert 'machine' not in sys.modules and 'network' not in sys.modules\n"
         "print(board.detect().name)\n"
         "try:\n"
@@ -76,6 +80,7 @@ def test_definitions_import_without_machine_in_fresh_cpython():
 def test_definitions_import_on_unix_port():
     code = (
         "import sys, board, board_esp32, board_esp32s3, board_rp2040, board_unix, wifi\n"
+        "import board_esp32c3, board_esp32c6, board_rp2350\n"
         "print(board.detect().name, sys.platform)\n"
         "try:\n"
         "    board_rp2040.Board().wlan()\n"
@@ -118,8 +123,30 @@ def test_boot_safe_mode_by_file(platform, tmp_path, monkeypatch):
     assert board.SAFE is True and board.detect().state == "safe"
 
 
+@pytest.mark.parametrize("plat,machine,pin", [
+    ("esp32", "ESP32C3 module with ESP32C3", 9),
+    ("esp32", "ESP32C6 module with ESP32C6", 9),
+])
+def test_boot_safe_mode_on_riscv_esp(platform, fakes, tmp_path, monkeypatch, capsys, plat,
+                                     machine, pin):
+    platform(plat, machine)
+    fakes.levels[pin] = 0                     # BOOT held during reset
+    _run_boot(tmp_path, monkeypatch)
+    assert board.SAFE is True and board.detect().state == "safe"
+    assert fakes.pixels == [(8, (0, 0, 16))]  # RGB LED steady blue
+    assert "safe mode" in capsys.readouterr().out
+
+
+def test_boot_safe_mode_on_pico2w(platform, fakes, tmp_path, monkeypatch, capsys):
+    platform("rp2", "Raspberry Pi Pico 2 W with RP2350")
+    fakes.bootsel = 1
+    _run_boot(tmp_path, monkeypatch)
+    assert board.SAFE is True and fakes.writes == [("LED", 1)]
+    assert board.detect().name == "rp2350"
+
+
 def test_boot_survives_a_broken_board_layer(platform, tmp_path, monkeypatch, capsys):
-    platform("esp32", "ESP32C3 module with ESP32C3")   # unsupported: detect() raises
+    platform("esp32", "ESP32S2 module with ESP32S2")   # unsupported: detect() raises
     _run_boot(tmp_path, monkeypatch)
     assert board.SAFE is False
     assert "boot: unsupported board" in capsys.readouterr().out

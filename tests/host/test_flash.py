@@ -1,4 +1,4 @@
-"""make flash without hardware: esptool 5 command lines (dry run), the RP2040 UF2 path,
+"""make flash without hardware: esptool 5 command lines (dry run), the RP2040/RP2350 UF2 path,
 and esptool merge-bin at the boards' flash offsets."""
 import os
 import subprocess
@@ -21,8 +21,11 @@ def _deploy(*args):
                           text=True, timeout=60)
 
 
-@pytest.mark.parametrize("board,chip,offset", [("esp32", "esp32", "0x1000"),
-                                               ("esp32s3", "esp32s3", "0x0")])
+ESP_BOARDS = [("esp32", "esp32", "0x1000"), ("esp32s3", "esp32s3", "0x0"),
+              ("esp32c3", "esp32c3", "0x0"), ("esp32c6", "esp32c6", "0x0")]
+
+
+@pytest.mark.parametrize("board,chip,offset", ESP_BOARDS)
 def test_esptool_commands(board, chip, offset):
     cmds = deploy.flash_commands(board, "/dev/ttyUSB3", "fw.bin", baud=921600)
     base = [deploy._tool("esptool"), "--chip", chip, "--port", "/dev/ttyUSB3", "--baud", "921600"]
@@ -38,6 +41,24 @@ def test_flash_dry_run_prints_commands_in_order():
     assert lines[0].endswith("esptool --chip esp32 --port /dev/ttyUSB0 --baud 460800 erase-flash")
     assert lines[1].endswith("esptool --chip esp32 --port /dev/ttyUSB0 --baud 460800 "
                              "write-flash 0x1000 ESP32_GENERIC.bin")
+
+
+@pytest.mark.parametrize("board,chip,offset", ESP_BOARDS[2:])
+def test_riscv_esp_flash_dry_run(board, chip, offset):
+    image = "ESP32_GENERIC_%s.bin" % chip[5:].upper()
+    r = _deploy("flash", "--board", board, "--port", "/dev/ttyACM0", "--firmware", image,
+                "--dry-run")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    base = "esptool --chip %s --port /dev/ttyACM0 --baud 460800 " % chip
+    assert len(lines) == 2 and lines[0].endswith(base + "erase-flash")
+    assert lines[1].endswith(base + "write-flash %s %s" % (offset, image))
+    r = subprocess.run(["make", "-n", "flash", "BOARD=" + board, "PORT=/dev/ttyACM0",
+                        "FIRMWARE=fw.bin", "DRY_RUN=1"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=60)
+    line = " ".join(r.stdout.replace("\\\n", " ").split())
+    assert ("tools/deploy.py flash --board %s --port /dev/ttyACM0 --firmware fw.bin --dry-run"
+            % board) in line, line
 
 
 def test_make_flash_plumbing():
@@ -72,23 +93,35 @@ def test_rp2040_explains_uf2_and_unix_has_nothing():
         deploy.flash_commands("rp2040", "p", "f")
 
 
-def test_rp2040_uf2_copy_to_drive(tmp_path):
-    drive = tmp_path / "RPI-RP2"
+def test_rp2350_explains_uf2_with_its_drive():
+    r = _deploy("flash", "--board", "rp2350", "--port", "/dev/ttyACM1")
+    assert r.returncode == 2
+    assert "The rp2350 is not flashed with esptool" in r.stdout
+    assert "mpremote connect /dev/ttyACM1 bootloader" in r.stdout
+    assert "/media/$USER/RP2350/" in r.stdout and "RPI-RP2" not in r.stdout
+    with pytest.raises(ValueError):
+        deploy.flash_commands("rp2350", "p", "f")
+
+
+@pytest.mark.parametrize("board,drive_name,image", [("rp2040", "RPI-RP2", "pico_w.uf2"),
+                                                    ("rp2350", "RP2350", "RPI_PICO2_W.uf2")])
+def test_uf2_copy_to_drive(tmp_path, board, drive_name, image):
+    drive = tmp_path / drive_name
     drive.mkdir()
     (drive / "INFO_UF2.TXT").write_text("UF2 Bootloader v3.0\n")
-    fw = tmp_path / "pico_w.uf2"
+    fw = tmp_path / image
     fw.write_bytes(b"UF2\n" * 128)
-    r = _deploy("flash", "--board", "rp2040", "--port", "/dev/ttyACM0", "--firmware", str(fw),
+    r = _deploy("flash", "--board", board, "--port", "/dev/ttyACM0", "--firmware", str(fw),
                 "--uf2-drive", str(drive), "--dry-run")
-    assert r.returncode == 0
-    assert "mpremote connect /dev/ttyACM0 bootloader" in r.stdout and "+ cp " in r.stdout
-    assert not (drive / "pico_w.uf2").exists()            # dry run
-    r = _deploy("flash", "--board", "rp2040", "--firmware", str(fw), "--uf2-drive", str(drive))
     assert r.returncode == 0, r.stdout + r.stderr
-    assert (drive / "pico_w.uf2").read_bytes() == fw.read_bytes()
+    assert "mpremote connect /dev/ttyACM0 bootloader" in r.stdout and "+ cp " in r.stdout
+    assert not (drive / image).exists()                   # dry run
+    r = _deploy("flash", "--board", board, "--firmware", str(fw), "--uf2-drive", str(drive))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (drive / image).read_bytes() == fw.read_bytes()
 
 
-@pytest.mark.parametrize("board", ["esp32", "esp32s3"])
+@pytest.mark.parametrize("board", ["esp32", "esp32s3", "esp32c3", "esp32c6"])
 def test_esptool_merge_bin_at_board_offset(tmp_path, board):
     info = build_mpy.board_info(board)
     app = tmp_path / "fw.bin"

@@ -11,13 +11,23 @@ import mp
 
 ROOT = mp.ROOT
 # mpy v6 header byte 2 = (native arch << 2) | sub-version, when the file has native code.
-ARCH_CODE = {"armv6m": 4, "xtensawin": 10}
+ARCH_CODE = {"armv6m": 4, "armv7emsp": 7, "xtensawin": 10, "rv32imc": 11}
 WANT = {
     "esp32": ("xtensawin", {"board_esp32"}),
     "esp32s3": ("xtensawin", {"board_esp32", "board_esp32s3"}),
+    "esp32c3": ("rv32imc", {"board_esp32", "board_esp32c3"}),
+    "esp32c6": ("rv32imc", {"board_esp32", "board_esp32c3", "board_esp32c6"}),
     "rp2040": ("armv6m", {"board_rp2040"}),
+    "rp2350": ("armv7emsp", {"board_rp2040", "board_rp2350"}),
     "unix": (None, {"board_unix"}),
 }
+
+
+def test_board_names_agree():
+    sys.path.insert(0, os.path.join(ROOT, "boards"))
+    import board
+    assert build_mpy.BOARDS == board.NAMES
+    assert sorted(WANT) == sorted(build_mpy.BOARDS)
 
 
 def _sources(top):
@@ -96,26 +106,48 @@ def test_unix_build_imports_on_unix_port(builds):
 
 
 def test_march_reaches_mpy_cross(tmp_path):
-    """Native code carries the board's arch; the unix port refuses an armv6m one."""
+    """Native code carries the board's arch in the .mpy header (byte 2); the unix port
+    refuses a foreign one."""
     root = tmp_path / "repo"
     for d in ("lib", "boards", "firmware"):
         (root / d).mkdir(parents=True)
     (root / "lib" / "fast.py").write_text(
         "import micropython\n@micropython.native\ndef inc(x):\n    return x + 1\n")
-    for b in ("board", "board_esp32", "board_rp2040"):
+    for b in ("board", "board_esp32", "board_esp32c3", "board_rp2040", "board_rp2350"):
         (root / "boards" / (b + ".py")).write_text("X = 1\n")
+    (root / "boards" / "board_esp32c6.py").write_text("from board_esp32c3 import X\n")
     heads = {}
-    for board in ("esp32", "rp2040"):
+    for board in ("esp32", "esp32c3", "esp32c6", "rp2040", "rp2350"):
         out = tmp_path / board
         build_mpy.build(board, out=str(out), root=str(root))
         heads[board] = (out / "lib" / "fast.mpy").read_bytes()[:3]
-        assert sorted(os.listdir(out / "lib")) == sorted(["fast.mpy", "board.mpy", "board_%s.mpy" % board])
-    assert heads["esp32"][2] >> 2 == ARCH_CODE["xtensawin"]
-    assert heads["rp2040"][2] >> 2 == ARCH_CODE["armv6m"]
-    env = dict(os.environ, MICROPYPATH=".frozen:" + str(tmp_path / "rp2040" / "lib"))
-    r = subprocess.run([mp.micropython_exe(), "-c", "import fast"], env=env,
-                       capture_output=True, text=True, timeout=30)
-    assert r.returncode != 0 and "incompatible .mpy arch" in r.stdout + r.stderr
+        mods = ["board_%s.mpy" % board] + (["board_esp32c3.mpy"] if board == "esp32c6" else [])
+        assert sorted(os.listdir(out / "lib")) == sorted(["fast.mpy", "board.mpy"] + mods)
+    for board in heads:
+        assert heads[board][2] >> 2 == ARCH_CODE[build_mpy.board_info(board)["arch"]], board
+    assert heads["rp2350"][2] >> 2 == ARCH_CODE["armv7emsp"]
+    assert heads["esp32c3"][2] >> 2 == heads["esp32c6"][2] >> 2 == ARCH_CODE["rv32imc"]
+    for board in ("rp2040", "rp2350", "esp32c6"):
+        env = dict(os.environ, MICROPYPATH=".frozen:" + str(tmp_path / board / "lib"))
+        r = subprocess.run([mp.micropython_exe(), "-c", "import fast"], env=env,
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0 and "incompatible .mpy arch" in r.stdout + r.stderr, board
+
+
+@pytest.mark.parametrize("board", ["esp32c3", "esp32c6", "rp2350"])
+def test_new_board_cli_build_and_make_plumbing(tmp_path, board):
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "build_mpy.py"),
+                        "--board", board, "--info"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["arch"] == WANT[board][0]
+    r = subprocess.run(["make", "-n", "mpy", "BOARD=" + board], cwd=ROOT, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and "tools/build_mpy.py --board " + board in r.stdout, r.stderr
+    r = subprocess.run(["make", "-n", "deploy", "BOARD=" + board, "PORT=/dev/ttyACM0"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    out = " ".join(r.stdout.replace("\\\n", " ").split())
+    assert r.returncode == 0 and "tools/deploy.py deploy --board %s --port /dev/ttyACM0" % board \
+        in out, out
 
 
 def test_incremental_build_and_stale_removal(tmp_path):
@@ -202,7 +234,8 @@ def test_package_json_in_sync_with_tree():
         assert os.path.isfile(os.path.join(ROOT, src)), src
         assert src not in ("firmware/boot.py", "firmware/main.py")
     dests = {d for d, _ in urls}
-    assert {"board.py", "wifi.py", "msgin5g/log.py", "board_rp2040.py"} <= dests
+    assert {"board.py", "wifi.py", "msgin5g/log.py", "board_rp2040.py", "board_rp2350.py",
+            "board_esp32c3.py", "board_esp32c6.py"} <= dests
 
 
 def test_manifest_freezes_lib_and_boards():
