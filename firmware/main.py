@@ -52,6 +52,9 @@ def main(argv):
     except Exception as e:   # e.g. coap.dtls.DtlsError: bad or missing credentials
         print("start-up: %s" % e)
         return 2
+    if cfg["repl"]:   # the asyncio REPL (msgin5g.repl helpers) beside the application
+        from msgin5g import aiorepl
+        dev.tasks.append(aiorepl.task)
     log.info("starting %s as %s (%s)", cfg["app"], cfg.get("ueServiceId"), cfg["role"])
     try:
         asyncio.run(dev.main())

@@ -3,7 +3,8 @@
 Used by firmware/main.py on boards and on the unix port. Board specifics (Wi-Fi, LED,
 watchdog) come in through the `board` object (boards/board.py); on the unix port there is no
 Wi-Fi and the network is taken as up. `Device.current` is the running device, for the REPL
-helpers (msgin5g.repl).
+helpers (msgin5g.repl): they depend on the device, not the other way round (firmware/main.py
+puts the asyncio REPL, msgin5g.aiorepl, in `dev.tasks` when the config says "repl": true).
 """
 import asyncio
 import gc
@@ -50,6 +51,7 @@ class Device:
         self.role = None
         self.wifi = None
         self._wake = None
+        self.tasks = []         # coroutine functions main() starts first (firmware: the REPL)
         Device.current = self
 
     def _endpoint(self, secrets):
@@ -155,9 +157,8 @@ class Device:
 
     async def main(self):
         self._start_board()
-        if self.cfg.get("repl"):
-            from msgin5g import aiorepl
-            asyncio.create_task(aiorepl.task())
+        for t in self.tasks:
+            asyncio.create_task(t())
         if self.cfg.get("configServer") and self.cfg.get("ueId"):
             asyncio.create_task(self.ep.run())
             await asyncio.sleep_ms(0)

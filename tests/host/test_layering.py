@@ -1,8 +1,14 @@
-"""A device loads only its role's modules (STYLE: a plain sensor never imports the gateway or
-the relay): on the unix port, a fresh Device of each role runs Device.main() for a moment,
-then the test reads sys.modules. A `ue` loads nothing of msgin5g.constrained; a gateway, a
-relay and a cue load their own role and codec and none of the others'. Ports 18460-18469."""
+"""The layering of ../shared/STYLE.md, checked.
+
+- A device loads only its role's modules (a plain sensor never imports the gateway or the
+  relay): on the unix port, a fresh Device of each role runs Device.main() for a moment, then
+  the test reads sys.modules. A `ue` loads nothing of msgin5g.constrained; a gateway, a relay
+  and a cue load their own role and codec and none of the others'. Ports 18460-18469.
+- Arrows point one way: no import cycle among the modules of lib/, imports inside functions
+  included (the REPL helpers import the device, the device never the REPL)."""
+import ast
 import json
+import os
 
 import pytest
 
@@ -50,3 +56,45 @@ def test_device_loads_only_its_role(role):
     assert ("msgin5g.client" in mods) != role.startswith("cue"), sorted(mods)  # cue: no Client
     assert mods & ALL == want, sorted(mods)
     assert not {"msgin5g.repl", "msgin5g.aiorepl"} & mods, sorted(mods)   # REPL: firmware's
+
+
+def _lib_imports():
+    """{module: set of lib/ modules it imports anywhere in its file}."""
+    lib = os.path.join(mp.ROOT, "lib")
+    files = {}
+    for dirpath, _, names in os.walk(lib):
+        for n in names:
+            if n.endswith(".py"):
+                path = os.path.join(dirpath, n)
+                mod = os.path.relpath(path, lib)[:-3].replace(os.sep, ".")
+                files[mod[:-9] if mod.endswith(".__init__") else mod] = path
+    graph = {}
+    for mod, path in files.items():
+        with open(path) as f:
+            tree = ast.parse(f.read())
+        names = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+                names.update(node.module + "." + a.name for a in node.names)
+        graph[mod] = {n for n in names if n in files and n != mod}
+    return graph
+
+
+def test_no_import_cycle_in_lib():
+    graph = _lib_imports()
+    assert {"msgin5g.device", "msgin5g.repl", "msgin5g.constrained.roles"} <= set(graph)
+    done = set()
+
+    def visit(mod, path):
+        assert mod not in path, "import cycle: " + " -> ".join(path[path.index(mod):] + [mod])
+        if mod in done:
+            return
+        for dep in sorted(graph[mod]):
+            visit(dep, path + [mod])
+        done.add(mod)
+
+    for mod in sorted(graph):
+        visit(mod, [])
