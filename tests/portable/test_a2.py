@@ -1,3 +1,4 @@
+# board-heapsize: 354k   (unix32, library frozen; measured minimum 282k)
 """Annex A.2 binary coding (PC-37): byte-exact vectors for every message type, round trips and
 every decode/encode error. Expected bytes are written by hand from the PC-37 tables."""
 from binascii import unhexlify

@@ -1,3 +1,4 @@
+# board-heapsize: 68k   (unix32, library frozen; measured minimum 53k)
 """Annex A.3 CoAP+JSON bodies (PC-38): exact JSON of every builder, round trips, and every
 decode error with the CoAP response code to answer."""
 import json

@@ -1,4 +1,5 @@
 # heapsize: 96k
+# board-heapsize: 30k   (unix32, library frozen; measured minimum 23k)
 """boards/: detection, per-board attributes, LED patterns, and every definition driven
 through fake machine/network/rp2/neopixel modules."""
 import boardpath  # noqa: F401  (boards/ on sys.path under CPython)

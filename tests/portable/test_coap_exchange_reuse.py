@@ -1,4 +1,5 @@
 # heapsize: 48k
+# board-heapsize: 20k   (unix32, library frozen; measured minimum 16k)
 """CoAP client side without sockets: what the request path reuses to stay cheap must never leak
 between requests: the options built for the last (path, format, options) and their encoding,
 the encode buffer a first transmission is sent from, and the jitter generator."""

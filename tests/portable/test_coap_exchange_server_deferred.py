@@ -1,4 +1,5 @@
 # heapsize: 40k
+# board-heapsize: 16k   (unix32, library frozen; measured minimum 12k)
 """CoAP server side without sockets: deferred (separate) responses, the bounded deduplication
 cache, response option values, MemoryError in a handler."""
 from coap.codec import Message, encode

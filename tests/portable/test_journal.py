@@ -1,4 +1,5 @@
 # heapsize: 96k
+# board-heapsize: 24k   (unix32, library frozen; measured minimum 18k)
 """msgin5g.journal: the persistent outbound queue (power cuts, corruption, compaction, bounds)."""
 import os
 from binascii import hexlify

@@ -1,4 +1,5 @@
 # heapsize: 128k
+# board-heapsize: 26k   (unix32, library frozen; measured minimum 20k)
 """msgin5g.devconfig: device config loader/validator, one-line errors naming the key."""
 import os
 from binascii import hexlify
@@ -189,11 +190,11 @@ def test_load_errors_are_one_line():
 
 
 def test_docstring_table_lists_every_key():
-    f = getattr(devconfig, "__file__", "")
-    if not f.endswith(".py"):
-        return  # frozen / .mpy: no source to read
-    with open(f) as fh:
-        src = fh.read()
+    try:
+        with open(getattr(devconfig, "__file__", "")) as fh:
+            src = fh.read()
+    except OSError:
+        return  # frozen or .mpy (its __file__ names no file here): no source to read
     for k in devconfig.SCHEMA:
         assert ("| `%s` |" % k) in src, k
     for k in DEFAULTS:

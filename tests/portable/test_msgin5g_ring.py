@@ -1,4 +1,5 @@
 # heapsize: 32k
+# board-heapsize: 10k   (unix32, library frozen; measured minimum 6k)
 """msgin5g.ring: memories of recent traffic kept in memory allocated once."""
 from msgin5g.ring import Ring, Seen
 

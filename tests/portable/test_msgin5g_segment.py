@@ -1,4 +1,5 @@
 # heapsize: 192k
+# board-heapsize: 46k   (unix32, library frozen; measured minimum 36k)
 """msgin5g.segment: split, SegmentHold, Reassembler with gaps, duplicates, timers (PC-30..32).
 
 Times are built with time.ticks_add from a base just below 2**30, so under the CPython shim

@@ -1,4 +1,5 @@
 # heapsize: 256k
+# board-heapsize: 60k   (unix32, library frozen; measured minimum 48k)
 """msgin5g.wire: byte-exact builders (PROTOCOL §13.3), round trips, every decode error."""
 from msgin5g import wire
 from msgin5g.wire import WireError, decode, encode
