@@ -12,6 +12,8 @@ RST = const(3)
 _URI_PATH = const(11)
 _CONTENT_FORMAT = const(12)
 _MAX_KEPT = const(1280)     # encode()'s scratch buffer never grows past this
+_MAX_OPT = const(65535)     # largest option number (RFC 7252 3.1: a 16-bit field)
+_MAX_LEN = const(65804)     # longest option value: 269 + 0xFFFF (3.1)
 
 
 class CoapFormatError(ValueError):
@@ -108,6 +110,8 @@ def encode_into(msg, buf):
     s = i
     last = 0
     for num, val in () if c else opts:
+        if not 0 <= num <= _MAX_OPT:
+            raise ValueError("option number %r: not 0-65535" % (num,))
         d = num - last
         last = num
         ln = len(val)
@@ -132,6 +136,8 @@ def encode_into(msg, buf):
             buf[i] = ln - 13
             i += 1
         else:
+            if ln > _MAX_LEN:
+                raise ValueError("option %d: value longer than 65804 octets" % num)
             b |= 14
             buf[i] = (ln - 269) >> 8
             buf[i + 1] = (ln - 269) & 0xFF
@@ -174,8 +180,9 @@ def encode(msg, view=False):
     return b if view else bytes(b)
 
 
-def decode(data):
-    """Parse one datagram (bytes, bytearray or memoryview) into a Message."""
+def decode_header(data):
+    """The header and token of a datagram (RFC 7252 3) as a Message without options or
+    payload; for decode(), and alone for a datagram cut short by the receive buffer."""
     n = len(data)
     if n < 4:
         raise CoapFormatError("header")
@@ -187,12 +194,18 @@ def decode(data):
         raise CoapFormatError("tkl")
     if i > n:
         raise CoapFormatError("token")
-    code = data[1]
-    if code == 0 and n != 4:
+    return Message(b >> 4 & 3, data[1], data[2] << 8 | data[3],
+                   bytes(data[4:i]) if i > 4 else b"", [])
+
+
+def decode(data):
+    """Parse one datagram (bytes, bytearray or memoryview) into a Message."""
+    msg = decode_header(data)
+    n = len(data)
+    if msg.code == 0 and n != 4:
         raise CoapFormatError("empty")
-    opts = []
-    msg = Message(b >> 4 & 3, code, data[2] << 8 | data[3], bytes(data[4:i]) if i > 4 else b"",
-                  opts)
+    i = 4 + len(msg.token)
+    opts = msg.options
     num = 0
     while i < n:
         b = data[i]
@@ -218,6 +231,8 @@ def decode(data):
                     raise CoapFormatError("option")
             d, b = e
         num += d
+        if num > _MAX_OPT:              # deltas add up past the 16-bit option number
+            raise CoapFormatError("option number")
         d = i + b
         if d > n:
             raise CoapFormatError("option")

@@ -409,7 +409,10 @@ class DtlsEndpoint(UdpEndpoint):
                 return n
         while self._ss is ss:
             try:
-                data = ss.recv(self.bufsize)
+                # A record is read whole (it came in a datagram of at most _io.cap octets):
+                # reading less would leave its rest for the next recv(), which returns it as if
+                # it were a record of its own. Longer than bufsize: 4.13 (UdpEndpoint._in).
+                data = ss.recv(self._io.cap)
             except Exception as e:
                 self._broken("session lost: " + _why(e))
                 break
@@ -422,7 +425,7 @@ class DtlsEndpoint(UdpEndpoint):
                 self._broken("session closed by the server")
                 break
             n += 1
-            self.received(data, self.peer)
+            self._in(data, self.peer)
         return n
 
     def tick(self):

@@ -12,8 +12,9 @@ ended through one event, on_tx(tx, msg, err, now): an ACK gives (msg, None), a R
 
 Endpoint: tokens, client requests, server resources, separate responses. An Endpoint is both
 client and server on one socket (PC-08). It never touches a socket or a clock itself: the I/O
-adapter (coap.udp) calls received(data, addr) and tick(), and gives the
-endpoint a send(data, addr) function. Tests drive it the same way without sockets.
+adapter (coap.udp) calls received(data, addr) (too_long(data, addr) for a datagram longer
+than bufsize) and tick(), and gives the endpoint a send(data, addr) function. Tests drive it
+the same way without sockets.
 
 Server side:   ep.resource('msgin5g/ue', handler, prefix=True, methods=(POST,))
                handler(req) -> (code, payload=b'', content_format=None, options=None) | code | None
@@ -27,7 +28,7 @@ import os
 import time
 from micropython import const
 
-from coap.codec import CoapFormatError, Message, decode, encode
+from coap.codec import CoapFormatError, Message, decode, decode_header, encode
 
 _CON = const(0)
 _NON = const(1)
@@ -36,9 +37,11 @@ _RST = const(3)
 _BAD_OPTION = const(0x82)
 _NOT_FOUND = const(0x84)
 _METHOD_NOT_ALLOWED = const(0x85)
+_TOO_LARGE = const(0x8D)
 _INTERNAL_SERVER_ERROR = const(0xA0)
 _SERVICE_UNAVAILABLE = const(0xA3)
 _CONTENT_FORMAT = const(12)
+_SIZE1 = const(60)
 _SLOT = const(16)           # octets kept per reply in the dedup ring (an ACK with a token fits)
 
 # Options this stack recognises; an unknown critical (odd) option in a CON request gets 4.02.
@@ -112,7 +115,7 @@ class MessageLayer:
         self._next = 0
         # counters (read by status()/bench)
         self.sent = self.received = self.retransmitted = self.timeouts = 0
-        self.duplicates = self.bad = self.send_errors = self.evicted = 0
+        self.duplicates = self.bad = self.send_errors = self.evicted = self.too_long = 0
 
     def _out(self, data, addr):
         try:
@@ -255,6 +258,12 @@ class MessageLayer:
             if t == _CON:   # CoAP ping (RFC 7252 4.3): answer with RST
                 self.empty(addr, mid, 0x70)
             return None
+        return msg if self.first(addr, mid, t, now) else None
+
+    def first(self, addr, mid, t, now):
+        """Deduplication of a CON/NON (type t) from addr (RFC 7252 4.5): True the first time
+        (remembered from now on); False for a duplicate, whose stored reply, if any, goes out
+        again to a CON."""
         key = self._key(addr, mid, True)
         dk = self._dk
         if key in dk:
@@ -266,7 +275,7 @@ class MessageLayer:
                     if isinstance(r, int):
                         r = memoryview(self._rb)[s * _SLOT:s * _SLOT + r]
                     self._out(r, addr)
-                return None
+                return False
             dk[s] = -1      # expired: the new entry below is the only one with this key
         # Remember (peer, MID) for EXCHANGE_LIFETIME (CON) or NON_LIFETIME, in a ring whose
         # oldest entry makes room (counted when it was still live).
@@ -277,7 +286,7 @@ class MessageLayer:
         dk[s] = key
         self._dt[s] = time.ticks_add(now, self.p.lifetime if t == _CON else self.p.non_lifetime)
         self._dr[s] = None
-        return msg
+        return True
 
     # ---- timers ----
     def tick(self, now):
@@ -335,6 +344,8 @@ class Req:
 
 
 class Endpoint:
+    bufsize = 1280      # largest datagram accepted (the I/O adapter's receive buffer)
+
     def __init__(self, send, params=None, clock=None, rand=None, log=None):
         self.p = params or Params()
         self.clock = clock or time.ticks_ms
@@ -535,6 +546,27 @@ class Endpoint:
         # An unexpected response (RFC 7252 5.3.2) or a reserved code class: reject a CON.
         if con:
             self.ml.empty(addr, mid, 0x70)
+
+    def too_long(self, data, addr):
+        """A datagram longer than bufsize, of which the I/O adapter read only the start (PC-26:
+        one that fills the receive buffer is truncated). It never reaches a resource: a request
+        gets 4.13 Request Entity Too Large with Size1 = bufsize, the largest size accepted
+        (RFC 7252 5.9.2.9, 5.10.9), piggybacked on the ACK of a CON (a retransmission gets the
+        same reply from deduplication) or in a NON to a NON. Anything else, or a header and
+        token that do not parse, is dropped: what the rest held is unknown."""
+        ml = self.ml
+        ml.received += 1
+        ml.too_long += 1
+        try:
+            msg = decode_header(data)
+        except CoapFormatError:
+            return
+        if msg.mtype > _NON or not 0 < msg.code < 32:
+            return
+        if ml.first(addr, msg.mid, msg.mtype, self.clock()):
+            msg.addr = addr
+            msg.acked = False
+            self.respond(msg, _TOO_LARGE, options=((_SIZE1, self.bufsize),))
 
     def tick(self):
         """Run timers; return ms until the next one (None when idle)."""

@@ -17,13 +17,18 @@ def resolve(host, port):
 
 
 class UdpEndpoint(Endpoint):
-    """An Endpoint bound to a UDP socket. port=0 lets the OS pick (ephemeral)."""
+    """An Endpoint bound to a UDP socket. port=0 lets the OS pick (ephemeral). bufsize is the
+    largest datagram accepted; a longer one gets 4.13 (Endpoint.too_long)."""
 
     def __init__(self, host="0.0.0.0", port=0, params=None, bufsize=1280, **kw):
         self.sock = s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind(resolve(host, port))
         s.setblocking(False)
         self.bufsize = bufsize
+        # Reads ask for one octet more than accepted: a datagram that fills that buffer was
+        # longer than bufsize (recvfrom drops the rest without saying so). recvfrom allocates
+        # its result anyway; this costs no more objects.
+        self._rx = bufsize + 1
         self._poller = p = select.poll()
         p.register(s, select.POLLIN)
         self._wait = getattr(p, "ipoll", p.poll)    # MicroPython's ipoll allocates nothing
@@ -37,9 +42,15 @@ class UdpEndpoint(Endpoint):
         the receive buffer) goes to the caller with the datagram still queued in the socket."""
         while True:
             try:
-                data, addr = self.sock.recvfrom(self.bufsize)
+                data, addr = self.sock.recvfrom(self._rx)
             except OSError:
                 return
+            self._in(data, addr)
+
+    def _in(self, data, addr):
+        if len(data) > self.bufsize:
+            self.too_long(data, addr)   # cut short: only its header is known
+        else:
             self.received(data, addr)
 
     def poll(self, timeout_ms=0):
@@ -52,7 +63,7 @@ class UdpEndpoint(Endpoint):
             w = 0
         for _ in self._wait(w):     # one datagram: no extra recvfrom ending in EAGAIN
             try:
-                data, addr = self.sock.recvfrom(self.bufsize)
+                data, addr = self.sock.recvfrom(self._rx)
             except OSError:
                 return
             except MemoryError:
@@ -60,7 +71,7 @@ class UdpEndpoint(Endpoint):
                 # and the GC free something, and do not spin on a readable socket.
                 time.sleep_ms(min(w, 20))
             else:
-                self.received(data, addr)
+                self._in(data, addr)
 
     def run_until(self, done, timeout_ms=None):
         """Poll until done() is true or timeout_ms passes. Returns done()."""

@@ -177,3 +177,66 @@ def test_our_client_against_aiocoap_server():
         asyncio.run_coroutine_threadsafe(holder["ctx"].shutdown(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         t.join(5)
+
+
+# ---- a datagram longer than the receive buffer (PC-26; RFC 7252 5.9.2.9 and 5.10.9) ----
+
+@pytest.fixture
+def cpython_server():
+    """Our UdpEndpoint on CPython, in a thread, with mpcoap serve's /hello and /echo."""
+    import threading
+    from coap import const as C
+    from coap.udp import UdpEndpoint
+    ep = UdpEndpoint("127.0.0.1", 17105)
+    ep.resource("hello", lambda req: (C.CONTENT, b"hello", C.CF_TEXT))
+    ep.resource("echo", lambda req: (C.CHANGED, req.payload, req.uint(12)))
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            ep.poll(50)
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    yield "coap://127.0.0.1:17105"
+    stop.set()
+    t.join(5)
+    ep.close()
+
+
+def _aiocoap_oversize(base):
+    """aiocoap sends 3000 octets in one datagram (handle_blockwise=False; libcoap's client
+    always splits a body that large with Block1), as CON and as NON; then ordinary requests."""
+    import aiocoap
+
+    async def go():
+        ctx = await aiocoap.Context.create_client_context()
+        try:
+            out = []
+            for tuning in (aiocoap.Reliable, aiocoap.Unreliable):     # CON, NON
+                m = aiocoap.Message(code=aiocoap.POST, transport_tuning=tuning,
+                                    uri=base + "/echo", payload=b"y" * 3000)
+                r = await asyncio.wait_for(ctx.request(m, handle_blockwise=False).response, 20)
+                out.append((str(r.code), r.mtype, r.opt.size1, r.payload))
+            r = await ctx.request(aiocoap.Message(code=aiocoap.GET, uri=base + "/hello")).response
+            out.append((str(r.code), r.payload))
+            m = aiocoap.Message(code=aiocoap.POST, uri=base + "/echo", payload=b"e" * 1200)
+            r = await ctx.request(m, handle_blockwise=False).response
+            out.append((str(r.code), len(r.payload)))
+            return out
+        finally:
+            await ctx.shutdown()
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("which", ["micropython", "cpython"])
+def test_oversize_request_from_aiocoap_gets_413_with_size1(which, request):
+    import aiocoap
+    base = request.getfixturevalue("our_server" if which == "micropython" else "cpython_server")
+    big_con, big_non, hello, echo = _aiocoap_oversize(base)
+    assert big_con == ("4.13 Request Entity Too Large", aiocoap.ACK, 1280, b"")
+    assert big_non == ("4.13 Request Entity Too Large", aiocoap.NON, 1280, b"")
+    assert hello == ("2.05 Content", b"hello")              # still serving
+    assert echo == ("2.04 Changed", 1200)                   # a large one that fits
+
