@@ -30,19 +30,6 @@ RUNTIME_MAX = 12 * 1024     # issue 12: device runtime after import
 
 
 @pytest.fixture(scope="module")
-def unix32():
-    try:
-        if build_firmware.source_spec() is None and not os.environ.get("CI"):
-            pytest.skip("board tier skipped: no MicroPython source (set MICROPY_SRC, see "
-                        "make firmware BOARD=unix32)")
-        return build_firmware.build_unix32(quiet=True)
-    except build_firmware.BuildError as e:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip("board tier skipped: %s" % str(e).splitlines()[0])
-
-
-@pytest.fixture(scope="module")
 def tests_mpy(unix32):
     """tests/portable compiled with the build's own mpy-cross (1.28's .mpy version)."""
     xc = os.path.join(os.path.dirname(unix32), "mpy-cross")

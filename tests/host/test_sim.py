@@ -13,10 +13,7 @@ def run_sim(*args):
                           capture_output=True, text=True, timeout=180, cwd=mp.ROOT)
 
 
-def test_simulation_passes_every_flow():
-    # Also a generous heap ceiling that catches regressions: each device is limited to a 256 KB
-    # MicroPython heap (64-bit unix port; it passes at 160k, a 32-bit board needs about half).
-    r = run_sim("--port", "19783", "--heap", "256k")
+def check_every_flow(r):
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-3000:]
     assert "PASS: every expected delivery happened" in out
@@ -25,3 +22,15 @@ def test_simulation_passes_every_flow():
         assert re.search(r"^%s\s+\d+\s+[1-9]" % re.escape(flow), out, re.M), flow
     # every device de-registered on SIGINT and reported its final status
     assert out.count("DEREGISTERED") == 9, out[-2000:]
+
+
+def test_simulation_passes_every_flow():
+    # Also a generous heap ceiling that catches regressions: each device is limited to a 256 KB
+    # MicroPython heap (64-bit unix port, the library's bytecode in the heap).
+    check_every_flow(run_sim("--port", "19783", "--heap", "256k"))
+
+
+def test_simulation_on_the_board_true_build(unix32):
+    # make sim BOARD=unix32: the whole fleet on the 32-bit build with the library frozen in
+    # (gateway and relay included), each device under a 96 KB heap.
+    check_every_flow(run_sim("--port", "19803", "--board", "unix32", "--heap", "96k"))
