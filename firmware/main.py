@@ -59,13 +59,31 @@ def main(argv):
     try:
         asyncio.run(dev.main())
     except KeyboardInterrupt:
-        log.info("interrupted: de-registering")
+        pass
     finally:
-        try:
-            dev.shutdown()
-        finally:
-            print(dev.status_line())
+        _stop(dev)
     return 0
+
+
+def _stop(dev):
+    # A stop may be signalled more than once (Ctrl-C pressed again, kill after a service
+    # manager's stop), and on the unix port every SIGINT raises KeyboardInterrupt wherever the
+    # program is. Absorb them: dev.shutdown() resumes its bounded DEREG, and the final STATUS
+    # line is printed all the same, before main() returns 0. (tools/ue passes one stop on.)
+    line = None
+    while True:
+        try:
+            if line is None:
+                log.info("stopping: de-registering")
+                try:
+                    dev.shutdown()
+                except Exception as e:  # e.g. the network went away: STATUS all the same
+                    log.error("de-registration: %r", e)
+                line = dev.status_line()
+            print(line)
+            return
+        except KeyboardInterrupt:
+            pass
 
 
 if __name__ == "__main__":

@@ -221,13 +221,28 @@ class Device:
                 pass
 
     def shutdown(self, timeout_ms=3000):
-        """De-register (PC-16) with a plain poll loop: works after the asyncio loop stopped."""
+        """De-register (PC-16) with a plain poll loop: works after the asyncio loop stopped.
+
+        Ends within timeout_ms of the first call however many KeyboardInterrupts come (on the
+        unix port every further SIGINT raises one wherever the program is): one during the wait
+        is absorbed, and a call after one that escaped resumes the same DEREG and deadline."""
         c = self.client
-        if c is None or getattr(c, "state", None) != "REGISTERED":
-            return
-        self.ep.kick = int          # no asyncio runner any more: waking it is a no-op
-        c.deregister()
-        self.ep.run_until(lambda: c.state == "DEREGISTERED", timeout_ms)
+        t0 = getattr(self, "_stop_t0", None)
+        if t0 is None:
+            if c is None or getattr(c, "state", None) != "REGISTERED":
+                return
+            self.ep.kick = int      # no asyncio runner any more: waking it is a no-op
+            t0 = self._stop_t0 = time.ticks_ms()
+        while c.state != "DEREGISTERED":
+            left = timeout_ms - time.ticks_diff(time.ticks_ms(), t0)
+            if left <= 0:
+                break               # no answer in time (server gone): stop all the same
+            try:
+                if c.state == "REGISTERED":
+                    c.deregister()
+                self.ep.run_until(lambda: c.state == "DEREGISTERED", left)
+            except KeyboardInterrupt:
+                log.info("stop signal again: still de-registering")
         log.info("deregistered: %s", c.state)
 
     def status_line(self):
