@@ -1,6 +1,6 @@
 # boot.py: runs first at every reset. Kept minimal: no network, no config, no application.
-# Safe mode: hold the board's button while the board resets (BOOT/GPIO0 on ESP32/S3,
-# BOOTSEL on the Pico W), or create a file named `safemode` in the root
+# Safe mode: hold the board's button while the board resets (BOOT: GPIO0 on ESP32/S3, GPIO9
+# on C3/C6; BOOTSEL on the Pico W / Pico 2 W), or create a file named `safemode` in the root
 # (`mpremote fs touch :safemode`; delete it to leave). boot.py then sets `board.SAFE = True`
 # (modules stay loaded between boot.py and main.py) and shows the steady 'safe' LED;
 # main.py reads board.SAFE and stays at the REPL instead of starting the application.

@@ -10,7 +10,7 @@ def _board(cfg):
         import board
         if getattr(board, "SAFE", False):
             return None, True
-        return board.detect(cfg.get("board")), False
+        return board.detect(cfg.get("board"), cfg.get("pins")), False
     except ImportError:
         return None, False
 

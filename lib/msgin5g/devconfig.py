@@ -35,6 +35,7 @@ KEYS (the README copies this table):
 | `aggregateTx` | bool | `false` | send aggregated messages (PC-29) |
 | `board` | string 1-255 | none | board name override |
 | `wifi` | object | none | Wi-Fi settings, checked by the board layer |
+| `pins` | object | none | board pin overrides: `led`, `button`, `sensor`, each a pin number or name |
 | `topics` | list of strings | none | messaging topics to subscribe to after registration (PC-33) |
 | `repl` | bool | `false` | run the asyncio REPL task (type `status()`, `send(...)` while the app runs) |
 | `watchdogMs` | int >= 0 | `0` | hardware watchdog timeout, fed from its own task; 0 = off |
@@ -101,6 +102,7 @@ SCHEMA = {
     "aggregateTx": (_BOOL, None, False, None),
     "board": (_STR, None, None, None),
     "wifi": (_OBJ, None, None, None),
+    "pins": (_OBJ, None, None, None),
     "topics": (_STRLIST, None, None, None),
     "repl": (_BOOL, None, False, None),
     "watchdogMs": (_INT, (0, None), 0, None),
@@ -224,6 +226,9 @@ def validate(d):
             continue  # retrieved from the configuration server (PC-13)
         if when and out[k] is None and out[when[0]] in when[1]:
             _fail(k, "required when %s is '%s'" % (when[0], out[when[0]]))
+    for k, v in sorted((out["pins"] or {}).items()):
+        if k not in ("led", "button", "sensor") or not (_isint(v) or isinstance(v, str)):
+            _fail("pins", "'%s': pins are led, button, sensor, each a pin number or name" % k)
     if out["role"] == "gateway" and out["gatewayPort"] == out["gatewayL3Port"]:
         _fail("gatewayL3Port", "must differ from gatewayPort")
     return out

@@ -15,7 +15,7 @@ DEFAULTS = {"app": "echo", "listenPort": 0, "segmentSize": 512, "logLevel": "inf
             "reRegPeriodSec": 86400, "periodSec": 10, "reportTo": None, "appId": 1,
             "gatewayPort": 5683, "gatewayL3Port": 5690, "allowedAppIds": None,
             "maxDevices": 16, "gateway": None, "applicationId": None, "aggregateTx": False,
-            "board": None, "wifi": None, "topics": None}
+            "board": None, "wifi": None, "pins": None, "topics": None}
 
 
 def _with(**kw):
@@ -86,6 +86,13 @@ def test_bad_values_name_the_key():
     for k, v in cases:
         m = _fails(_with(**{k: v}), k)
         assert m.startswith("config: key '%s': must be " % k), m
+
+
+def test_board_pins():
+    assert validate(_with(pins={"led": 25, "button": "GP15"}))["pins"] == {"led": 25, "button": "GP15"}
+    for bad in ({"lamp": 2}, {"led": 2.5}, {"sensor": None}, "GP2"):
+        m = _fails(_with(pins=bad), "pins")
+        assert m.startswith("config: key 'pins': "), m
 
 
 def test_values_are_not_echoed():  # the file may hold secrets
