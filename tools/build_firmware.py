@@ -193,7 +193,16 @@ def compiler_flags():
 
 
 def build_unix32(src_spec=None, quiet=False):
-    """Build (or reuse) build/unix32/micropython; return its path."""
+    """Build (or reuse) build/unix32/micropython; return its path. One build at a time: test
+    runs and tools started together wait for each other (a lock file) instead of clashing."""
+    import fcntl
+    os.makedirs(UNIX32, exist_ok=True)
+    with open(os.path.join(UNIX32, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_unix32(src_spec, quiet)
+
+
+def _build_unix32(src_spec, quiet):
     src = prepare_source(source_spec(src_spec))
     flags = compiler_flags() + UNIX32_FLAGS
     key = cache_key(src, flags)
@@ -212,14 +221,20 @@ def build_unix32(src_spec=None, quiet=False):
     run(["make", jobs, "-C", os.path.join(src, "ports", "unix")] + flags +
         ["FROZEN_MANIFEST=" + os.path.join(ROOT, "manifest.py"), "BUILD=" + obj],
         log=os.path.join(UNIX32, "build.log"))
-    shutil.copy2(os.path.join(obj, "micropython"), exe)
+    # Copied and renamed into place: a device may be running the old binary ("text file busy").
+    _install(os.path.join(obj, "micropython"), exe)
     # The matching mpy-cross (mpy version of 1.28): tests compile their own modules with it.
-    shutil.copy2(os.path.join(src, "mpy-cross", "build", "mpy-cross"),
-                 os.path.join(UNIX32, "mpy-cross"))
+    _install(os.path.join(src, "mpy-cross", "build", "mpy-cross"),
+             os.path.join(UNIX32, "mpy-cross"))
     with open(stamp, "w") as f:
         f.write(key)
     say("built", os.path.relpath(exe, ROOT))
     return exe
+
+
+def _install(src, dst):
+    shutil.copy2(src, dst + ".new")
+    os.replace(dst + ".new", dst)
 
 
 # -- board images -------------------------------------------------------------------------
