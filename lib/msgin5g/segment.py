@@ -6,8 +6,9 @@ compared with time.ticks_diff, so they work across tick wrap and run without a c
 Sender:   size = eff_segment_size(...); segs = segments(ori, dest, seg_id, payload, size)
           hold = SegmentHold(); hold.hold(segs, now); on SEGREC: hold.resend(...);
           on SEGCONFIR: hold.confirm(seg_id); periodically hold.expire(now).
-Receiver: r = Reassembler(); r.add(decoded_segment, now) per segment; r.poll(now) returns
-          the SEGREC / SEGCONFIR / IMDN messages the client must send.
+Receiver: r = Reassembler(); r.add(decoded_segment, now) per segment (each written into
+          the message's one buffer as it arrives); r.poll(now) returns the SEGREC /
+          SEGCONFIR / IMDN messages the client must send.
 """
 import time
 
@@ -117,16 +118,23 @@ class SegmentHold:
         return gone
 
 
-def _join(parts, total):
-    return b"".join([parts[i] for i in range(1, total + 1)])
+def _buffer(n):
+    # The reassembly buffer (its own function: tests make it fail as a full heap would).
+    return bytearray(n)
 
 
 class _Set:
-    # One partial message: payloads by segment number plus the little needed to answer.
+    # One partial message. Segment k goes to (k - 1) * size in buf as it arrives: the message
+    # is never held twice (parts, then their join), and the one buffer is taken at the start,
+    # before a few hundred other objects cut the heap into pieces shorter than the message.
     def __init__(self, seg, now):
         self.ori = seg["oriAddr"]
         self.dest = seg.get("destAddr")
-        self.parts = {}  # segNumb -> bytes
+        self.got = []  # segment numbers received
+        self.early = {}  # segNumb -> payload until segment 1 and the count are known
+        self.buf = None
+        self.size = 0  # octets in every segment but the last: segment 1's length
+        self.end = 0  # message length once the last segment is in
         self.nbytes = 0
         self.maxlen = 0
         self.total = None
@@ -136,6 +144,29 @@ class _Set:
         self.t = now
         self.wait = T_REASM
 
+    def fits(self, n, data):
+        # PC-31 segments are cut at one size: all but the last are as long as segment 1.
+        k = len(data)
+        return k == self.size if n < self.total else k <= self.size
+
+    def put(self, n, data):
+        o = (n - 1) * self.size
+        self.buf[o:o + len(data)] = data
+        if n == self.total:
+            self.end = o + len(data)
+
+    def lay_out(self):
+        # Segment 1 and the count are in: take the buffer and move the early segments into it.
+        self.size = len(self.early[1])
+        for n in self.early:
+            if not self.fits(n, self.early[n]):
+                return False
+        self.buf = _buffer(self.total * self.size)  # MemoryError: the caller undoes the segment
+        for n in self.early:
+            self.put(n, self.early[n])
+        self.early = None
+        return True
+
 
 class Reassembler:
     """Receiver side (PC-32). Partial messages are keyed by (oriAddr.addr, segId).
@@ -143,10 +174,17 @@ class Reassembler:
     add() answers each segment with one of:
       ('partial',)                      stored, more to come (answer 2.04)
       ('duplicate',)                    already had it; ignored (answer 2.04)
-      ('complete', payload, first, conf) deliver payload; first = segment 1 without payload
-                                        (appId, delivStReqInd...); send conf = SEGCONFIR SUCCESS
+      ('complete', payload, first, conf) deliver payload (a bytearray); first = segment 1
+                                        without payload (appId, delivStReqInd...); send
+                                        conf = SEGCONFIR SUCCESS
       ('reject', code)                  answer with this CoAP code: 4.13 (too large, set
-                                        dropped), 5.03 (too many sets; Max-Age 30), 4.00 (bad)
+                                        dropped), 5.03 (too many sets; Max-Age 30), 4.00 (bad;
+                                        also a segment whose length differs from segment 1's,
+                                        or a last one longer)
+    The message is written into one buffer of totalSegCount x segment 1's length, taken when
+    both are known (with segment 1, in order); when the heap cannot give it, add() raises
+    MemoryError and forgets the segment, as if it was lost (the sender's retry or SEGREC
+    brings it again).
     poll(now) returns the messages to send: a SEGREC per set whose timer ran out, and after
     ROUNDS rounds a SEGCONFIR FAILURE, followed by an IMDN REPT_DELY_FAILED /
     SEGMENTS_MISSING when segment 1 asked for a delivery report.
@@ -186,7 +224,7 @@ class Reassembler:
             if k == key and time.ticks_diff(now, t) < 3 * self.t_reasm:
                 return ("duplicate",)
         s = self._sets.get(key)
-        if s is not None and n in s.parts:
+        if s is not None and n in s.got:
             return ("duplicate",)
         if s is None and len(self._sets) >= self.max_sets:
             return ("reject", wire.SERVICE_UNAVAILABLE)
@@ -199,7 +237,9 @@ class Reassembler:
                 if not isinstance(t, int) or total is not None and t != total:
                     return ("reject", wire.BAD_REQUEST)  # inconsistent segment count
                 total = t
-        if total is not None and (n > total or s and max(s.parts, default=0) > total):
+        if total is not None and (n > total or s and max(s.got, default=0) > total):
+            return ("reject", wire.BAD_REQUEST)
+        if s and s.buf is not None and not s.fits(n, data):
             return ("reject", wire.BAD_REQUEST)
         maxlen = max(s.maxlen if s else 0, len(data))
         nbytes = (s.nbytes if s else 0) + len(data)
@@ -209,27 +249,39 @@ class Reassembler:
             return ("reject", wire.REQUEST_TOO_LARGE)
         if s is None:
             s = self._sets[key] = _Set(seg, now)
-        s.parts[n] = data if isinstance(data, bytes) else bytes(data)
+        if s.buf is None:
+            known = s.total
+            s.total = total
+            s.early[n] = data if isinstance(data, bytes) else bytes(data)
+            try:
+                if total is not None and 1 in s.early and not s.lay_out():
+                    self._finish(key, now)  # lengths that fit no layout: drop the set
+                    return ("reject", wire.BAD_REQUEST)
+            except MemoryError:
+                # No contiguous heap for the message now: forget this segment, as if it was
+                # lost, so that the sender's retry or our SEGREC (T_GAP later) brings it again
+                # and the buffer is tried then.
+                del s.early[n]
+                s.total = known
+                if not s.got:
+                    del self._sets[key]
+                s.wait = T_GAP
+                raise
+        else:
+            s.put(n, data)
+        s.got.append(n)
         s.nbytes = nbytes
         s.maxlen = maxlen
-        s.total = total
         s.got_last = s.got_last or last
         if n == 1:
             s.first = {k: v for k, v in seg.items() if k != "payload"}
         s.t = now  # T_REASM restarts on each new segment
         s.wait = T_GAP if s.got_last else self.t_reasm
-        if total is None or len(s.parts) < total:
+        if total is None or len(s.got) < total:
             return ("partial",)
-        try:
-            payload = _join(s.parts, total)
-        except MemoryError:
-            # No contiguous heap for the message now: forget this segment, as if it was lost,
-            # so that the sender's retry or our SEGREC (T_GAP later) brings it again and the
-            # join is tried then. Keeping it would leave a complete set that never completes.
-            del s.parts[n]
-            s.nbytes -= len(data)
-            s.wait = T_GAP
-            raise
+        payload = s.buf
+        if s.end < len(payload):
+            payload[s.end:] = b""  # the last segment is shorter: cut in place, no copy
         self._finish(key, now)
         conf = wire.segconfir(self.me or s.dest, s.ori, self.new_id(), seg_id, wire.SUCCESS)
         return ("complete", payload, s.first, conf)
@@ -237,8 +289,8 @@ class Reassembler:
     def missing(self, key):
         """(missingSegs, fromSeg) of a partial set; fromSeg None when the count is known."""
         s = self._sets[key]
-        hi = s.total or max(s.parts)
-        miss = [i for i in range(1, hi + 1) if i not in s.parts]
+        hi = s.total or max(s.got)
+        miss = [i for i in range(1, hi + 1) if i not in s.got]
         return miss, None if s.total or hi >= MAX_SEGS else hi + 1
 
     def poll(self, now):

@@ -148,26 +148,73 @@ def test_in_order_completion_and_segconfir():
     assert len(r) == 0 and r.poll(T(10 ** 6)) == []
 
 
-def test_no_heap_for_the_join_loses_nothing():
-    # The completing segment is forgotten (the endpoint answers 5.03): its retry completes
-    # the set, and without a retry a SEGREC after T_GAP asks for it.
-    def no_heap(parts, total):
-        raise MemoryError
+def _no_heap(n):
+    raise MemoryError
+
+
+def test_no_heap_for_the_buffer_loses_nothing():
+    # The segment that needed the buffer is forgotten (the endpoint answers 5.03): its retry
+    # takes the buffer then, and without a retry a SEGREC after T_GAP asks for it.
     r = Reassembler(new_id=Ids("c"))
     segs = _segs()
-    for s in segs[:-1]:
-        r.add(s, T(0))
-    join = segment._join
-    segment._join = no_heap
+    buffer = segment._buffer
+    segment._buffer = _no_heap
     try:
-        raises(MemoryError, r.add, segs[-1], T(10))
+        raises(MemoryError, r.add, segs[0], T(0))      # in order: segment 1 takes the buffer
+        assert len(r) == 0                              # as if it never came
+        assert r.add(segs[1], T(5)) == ("partial",)     # out of order: kept as it came
+        raises(MemoryError, r.add, segs[0], T(10))
     finally:
-        segment._join = join
+        segment._buffer = buffer
     assert len(r) == 1
     out = r.poll(T(10 + segment.T_GAP))
-    assert out[0]["msgType"] == "SEGREC" and out[0]["missingSegs"] == [4]
-    res = r.add(segs[-1], T(20 + segment.T_GAP))       # the sender's retry
+    assert out[0]["msgType"] == "SEGREC" and out[0]["missingSegs"] == [1]
+    assert r.add(segs[0], T(20 + segment.T_GAP)) == ("partial",)   # the sender's retry
+    for s in segs[2:-1]:
+        assert r.add(s, T(30 + segment.T_GAP)) == ("partial",)
+    res = r.add(segs[-1], T(40 + segment.T_GAP))
     assert res[0] == "complete" and res[1] == PAYLOAD and len(r) == 0
+
+
+def test_segments_written_into_one_buffer():
+    # Segment k lands at (k - 1) x segment 1's length in one bytearray, cut to the message's
+    # length when the shorter last one is in; nothing is copied at the end.
+    taken = []
+
+    def buffer(n):
+        taken.append(bytearray(n))
+        return taken[-1]
+    r = Reassembler()
+    segs = _segs(size=300)                              # 300 300 300 124
+    saved = segment._buffer
+    segment._buffer = buffer
+    try:
+        for s in segs[:-1]:
+            assert r.add(s, T(0)) == ("partial",)
+        res = r.add(segs[-1], T(0))
+    finally:
+        segment._buffer = saved
+    assert len(taken) == 1 and res[1] is taken[0] and res[1] == PAYLOAD
+    assert isinstance(res[1], bytearray)
+
+
+def test_segment_lengths_must_follow_segment_one():  # PC-31: one segment size
+    segs = _segs(size=300)
+    for i, cut in ((1, 299), (3, 301)):                 # a middle one short, the last too long
+        r = Reassembler()
+        assert r.add(segs[0], T(0)) == ("partial",)
+        bad = dict(segs[i])
+        bad["payload"] = bytes(cut)
+        assert r.add(bad, T(0)) == ("reject", wire.BAD_REQUEST)
+        for s in segs[1:]:
+            res = r.add(s, T(0))
+        assert res[0] == "complete" and res[1] == PAYLOAD
+    # segments that came before segment 1 are checked when it comes: the set is dropped
+    r = Reassembler()
+    bad = dict(segs[2])
+    bad["payload"] = bytes(10)
+    assert r.add(bad, T(0)) == ("partial",)
+    assert r.add(segs[0], T(0)) == ("reject", wire.BAD_REQUEST) and len(r) == 0
 
 
 def test_any_order_with_duplicates():
@@ -339,6 +386,7 @@ def test_stores_payloads_not_dicts():
     segs = _segs()
     r.add(segs[1], T(0))
     s = r._sets[("as-42", SID)]
-    assert s.parts == {2: segs[1]["payload"]} and s.first is None
+    assert s.early == {2: segs[1]["payload"]} and s.first is None and s.buf is None
     r.add(segs[0], T(0))
-    assert "payload" not in s.first
+    assert "payload" not in s.first and s.early is None
+    assert s.buf[:600] == PAYLOAD[:600]
