@@ -1,0 +1,323 @@
+"""The AT channel: one command at a time over a UART, URCs whenever they come (MODEM.md 1, 9).
+
+A state machine over bytes: service() reads what the UART has, frames lines, and finishes
+the pending Cmd on its final result; it never waits. The UART is anything with any(),
+readinto(buf) and write(buf) (machine.UART, modem.port.PtyUart, a test's fake).
+
+- Lines end at CR or LF; empty lines are skipped. Echoed command lines (echo is on until
+  ATE0) start with "AT" and are skipped too [MODEM.md 9.2].
+- Final results: OK, ERROR, +CME ERROR: <n> and +CME ERROR: <text> (numeric and verbose,
+  CMEE 1/2), +CMS ERROR, SEND OK / SEND FAIL (Quectel), CONNECT / NO CARRIER (dial).
+- A line that starts with the pending command's response prefix is its information line;
+  any other line is a URC and goes to the handler registered for its prefix, also between an
+  information line and its OK [MODEM.md 9.1]. A command with prefix "" (+CGSN, +CIMI) takes
+  bare lines that are no registered URC.
+- The data prompt `>` (SIMCom sends "> ", no newline) is matched at the start of a line
+  when the pending command has data; the data then goes out in chunks of _CHUNK octets per
+  service() so that a 1460-octet datagram never holds the loop for its whole UART time.
+- Raw data by length, binary-safe: `+CARECV: <len>,<data>` (data after the comma on the same
+  line) and `+QIRD: <len>[,"ip",port]` CR LF <data> (next line). It lands in self.data
+  (preallocated), its length in self.dlen.
+
+Buffers are allocated once; nothing is allocated per byte (one str per line).
+"""
+import time
+from micropython import const
+
+_CHUNK = const(256)     # octets written per service(): about 22 ms at 115200 baud
+_RD = const(64)         # octets read per readinto()
+_RDMAX = const(48)      # readinto() calls per service(): 3 KB at most, then let others run
+
+# Per-command timeouts in ms by the text after "AT" [MODEM.md 9.4]; others 5 s (derived).
+TIMEOUTS = (("+CFUN", 15000), ("+COPS", 180000), ("+CGATT", 60000), ("+CNACT", 120000),
+            ("+CAOPEN", 90000), ("+CDNSGIP", 210000), ("+QIACT", 150000),
+            ("+QIDEACT", 40000), ("+QIOPEN", 150000), ("+QISEND", 120000),
+            ("+QIRD", 120000), ("+QICLOSE", 10000), ("+CACLOSE", 10000),
+            ("+CASEND", 10000), ("+CARECV", 10000), ("+CGDCONT", 10000))
+DEFAULT_TIMEOUT = 5000
+
+
+def timeout_for(text):
+    for p, ms in TIMEOUTS:
+        if text.startswith(p, 2):
+            return ms
+    return DEFAULT_TIMEOUT
+
+
+class Cmd:
+    """One AT command and, once done, its outcome. Attributes stored only when they differ
+    from these class defaults (a command is a short-lived object)."""
+    result = None       # None while pending; 'OK', 'ERROR', 'CME', 'SEND OK', 'SEND FAIL',
+    #                     'CONNECT', 'NO CARRIER', 'timeout'
+    err = None          # +CME ERROR value: int (CMEE=1) or text (CMEE=2)
+    data = None         # octets written after the prompt
+    raw = None          # response prefix that carries raw data
+    rawline = False     # True: data on the same line after <len>, (+CARECV); else next line
+    got = -1            # octets of raw data received (in the channel's data buffer)
+    prompted = False    # the data prompt came (the data went out)
+
+    def __init__(self, text, prefix=None, timeout=None, data=None):
+        self.text = text
+        self.prefix = prefix
+        self.timeout = timeout or timeout_for(text)
+        self.lines = []
+        if data is not None:
+            self.data = data
+
+    @property
+    def ok(self):
+        return self.result in ("OK", "SEND OK", "CONNECT")
+
+    def line(self, prefix=None):
+        """The first information line (starting with prefix, when given) or None."""
+        for ln in self.lines:
+            if prefix is None or ln.startswith(prefix):
+                return ln
+        return None
+
+    def __repr__(self):
+        return "<Cmd %s %s %r>" % (self.text, self.result, self.err)
+
+
+_FINALS = ("OK", "ERROR", "SEND OK", "SEND FAIL", "NO CARRIER")
+
+
+class AtChannel:
+    def __init__(self, uart, clock=None, line=160, data=1500):
+        self.uart = uart
+        self.clock = clock or time.ticks_ms
+        self._lb = bytearray(line)
+        self._n = 0                 # octets in the line buffer
+        self._rb = bytearray(_RD)
+        self._rbm = memoryview(self._rb)
+        self.data = bytearray(data)
+        self._dm = memoryview(self.data)
+        self.dlen = 0               # raw octets held in data
+        self._need = 0              # raw octets still to come
+        self._eatlf = False         # skip one LF before raw data (the header ended with CR)
+        self._space = False         # skip one space after the prompt
+        self.cmd = None
+        self._dl = 0                # the pending command's deadline (ticks)
+        self._out = None            # memoryview of data still to write after the prompt
+        self._oi = 0
+        self._urcs = []             # (prefix, handler)
+        self.on_other = None        # lines nobody claims (a default URC handler)
+        # counters
+        self.rx_octets = self.tx_octets = 0
+        self.urcs = self.stray = self.garbled = self.long_lines = self.timeouts = 0
+
+    # ---- URCs ----
+    def urc(self, prefix, handler):
+        """Call handler(line) for every unsolicited line starting with prefix."""
+        self._urcs.append((prefix, handler))
+
+    # ---- commands ----
+    def send(self, cmd):
+        """Start cmd (one at a time: the caller waits for cmd.result)."""
+        if self.cmd is not None:
+            raise RuntimeError("AT busy")
+        self.cmd = cmd
+        self._dl = time.ticks_add(self.clock(), cmd.timeout)
+        b = cmd.text.encode() + b"\r"
+        self._write(b)
+        return cmd
+
+    def busy(self):
+        return self.cmd is not None
+
+    def abort(self):
+        """Forget the pending command (reset detected): it ends with 'timeout'."""
+        c = self.cmd
+        if c is not None:
+            self._finish("timeout")
+        self._out = None
+        self._need = 0
+        self._n = 0
+        return c
+
+    def _write(self, b):
+        n = self.uart.write(b)
+        self.tx_octets += len(b) if n is None else n
+
+    def _finish(self, result, err=None):
+        c = self.cmd
+        self.cmd = None
+        self._out = None
+        c.result = result
+        if err is not None:
+            c.err = err
+
+    # ---- the loop ----
+    def service(self, now=None):
+        """Read and parse what the UART has, write pending data, check the deadline.
+        Returns ms until the deadline (0: more data to write now; None: nothing pending)."""
+        u = self.uart
+        for _ in range(_RDMAX):
+            if not u.any():
+                break
+            n = u.readinto(self._rb)
+            if not n:
+                break
+            self.rx_octets += n
+            self.feed(self._rbm, n)
+        if self._out is not None:
+            self._send_chunk()
+        c = self.cmd
+        if c is None:
+            return None
+        if self._out is not None:
+            return 0
+        if now is None:
+            now = self.clock()
+        d = time.ticks_diff(self._dl, now)
+        if d <= 0 and self._need == 0:
+            self.timeouts += 1
+            self._finish("timeout")
+            return None
+        return max(d, 0)
+
+    def _send_chunk(self):
+        o = self._out
+        i = self._oi
+        k = min(_CHUNK, len(o) - i)
+        n = self.uart.write(o[i:i + k])
+        if n is None:
+            n = k                   # machine.UART on some ports returns None when all went
+        self.tx_octets += n
+        self._oi = i + n
+        if self._oi >= len(o):
+            self._out = None
+
+    def feed(self, b, n):
+        """Parse n octets of b (a bytes-like object)."""
+        i = 0
+        lb = self._lb
+        while i < n:
+            if self._need:
+                if self._eatlf:
+                    self._eatlf = False
+                    if b[i] == 10:
+                        i += 1
+                        continue
+                k = min(self._need, n - i)
+                d = self.dlen
+                self._dm[d:d + k] = b[i:i + k]
+                self.dlen = d + k
+                self._need -= k
+                i += k
+                if not self._need and self.cmd is not None:
+                    self.cmd.got = self.dlen
+                continue
+            c = b[i]
+            i += 1
+            if c == 13 or c == 10:
+                self._eatlf = False
+                if self._n:
+                    self._line(c == 13)
+                continue
+            if self._n == 0:
+                if self._space:
+                    self._space = False
+                    if c == 32:
+                        continue
+                cm = self.cmd
+                if c == 62 and cm is not None and cm.data is not None and not cm.prompted:
+                    self._prompt(cm)
+                    continue
+            if self._n < len(lb):
+                lb[self._n] = c
+                self._n += 1
+            else:
+                self.long_lines += 1
+                continue
+            if c == 44 and self.cmd is not None and self.cmd.rawline:
+                self._rawhead()
+
+    def _prompt(self, cm):
+        self._space = True
+        cm.prompted = True
+        self._out = memoryview(cm.data)
+        self._oi = 0
+        self._send_chunk()
+
+    def _text(self, k):
+        try:
+            return bytes(self._lb[:k]).decode()
+        except UnicodeError:
+            self.garbled += 1
+            return None
+
+    def _rawhead(self):
+        """A comma in a line of a command whose raw data follows on the same line
+        (+CARECV: [<ip>,<port>,]<len>,<data>): once <len>, has come, read the data."""
+        c = self.cmd
+        p = c.raw
+        k = self._n - 1
+        if k < len(p) or bytes(self._lb[:len(p)]) != p.encode():
+            return
+        s = self._text(k)
+        if s is None:
+            return
+        f = s[len(p):].split(",")
+        if f[0].strip().isdigit():
+            if len(f) != 1:
+                return
+            n = int(f[0])
+        elif len(f) == 3 and f[2].strip().isdigit():    # with the remote address (CASRIP)
+            n = int(f[2])
+        else:
+            return
+        c.lines.append(s)
+        self._n = 0
+        self._start_raw(n)
+
+    def _start_raw(self, n):
+        self.dlen = 0
+        self._need = min(n, len(self.data))
+        if self._need < n:
+            self.long_lines += 1    # longer than the buffer: cut (never asked for here)
+        if not n:
+            self.cmd.got = 0
+
+    def _line(self, cr):
+        k = self._n
+        self._n = 0
+        s = self._text(k)
+        if not s:
+            return
+        c = self.cmd
+        if s[:2] in ("AT", "at"):
+            return                  # echo (ATE1): the command line comes back first
+        if c is not None:
+            if s in _FINALS:
+                self._finish(s)
+                return
+            if s.startswith("+CME ERROR:") or s.startswith("+CMS ERROR:"):
+                e = s[11:].strip()
+                self._finish("CME", int(e) if e.isdigit() else e)
+                return
+            if s.startswith("CONNECT"):
+                self._finish("CONNECT")
+                return
+            p = c.prefix
+            if p and s.startswith(p):
+                c.lines.append(s)
+                if c.raw is not None and not c.rawline and s.startswith(c.raw):
+                    n = s[len(c.raw):].split(",")[0].strip()
+                    if n.isdigit() and int(n):
+                        self._eatlf = cr
+                        self._start_raw(int(n))
+                    else:
+                        c.got = 0
+                return
+        for p, h in self._urcs:
+            if s.startswith(p):
+                self.urcs += 1
+                h(s)
+                return
+        if c is not None and c.prefix == "":
+            c.lines.append(s)
+        elif self.on_other is not None:
+            self.on_other(s)
+        else:
+            self.stray += 1

@@ -1,0 +1,147 @@
+"""Quectel BG95/BG96/BG77 dialect: RAT, PDP (+QIACT), UDP over QI sockets (MODEM.md 5, 3.4).
+
+    AT+QICSGP=1,1,"<apn>","",""  OK;  AT+QIACT=1  OK   (+QIURC: "pdpdeact",1 when lost)
+    AT+QIOPEN=1,<id>,"UDP","<host>",<port>,0,0  OK, then +QIOPEN: <id>,<err>   (buffer mode)
+    AT+QISEND=<id>,<len>    ">"  <len raw octets>  SEND OK   (fixed length: binary-safe)
+    +QIURC: "recv",<id>     data waits (again only once read empty)
+    AT+QIRD=<id>,1500       +QIRD: <len> CR LF <len raw octets> CR LF OK;  +QIRD: 0 OK
+    RAI (NB-IoT, <= 512 octets): AT+QISENDEX=<id>,"<hex>",1
+"""
+import binascii
+
+from modem.at import Cmd
+from modem.bringup import LinkError, check, ignore as _ignore, ok, received
+from modem.codes import fields, to_int
+
+# AT+QCFG="iotopmode" 0 eMTC, 1 NB-IoT, 2 both; "nwscanseq" 02 eMTC, 03 NB-IoT. Not in
+# MODEM.md (Quectel's usual forms, unconfirmed): a refusal is tolerated.
+_RAT = {"ltem": (0, "02"), "nbiot": (1, "03"), "auto": (2, "0203")}
+
+
+class Dialect:
+    pwrkey_ms = 750     # BG95: 500-1000 ms low (Zephyr bg9x; MODEM.md 7)
+    ICCID = ("AT+QCCID", "+QCCID:")     # unconfirmed in MODEM.md: tolerated
+
+    def __init__(self, link):
+        self.link = link
+        self.deact = False
+
+    def urcs(self, ch):
+        ch.urc("+QIURC:", self._qiurc)
+        ch.urc("+QIOPEN:", self._opened)
+        ch.urc("PSM POWER DOWN", self._psm)
+        ch.urc("+CPIN:", _ignore)
+        ch.urc("+CFUN:", _ignore)
+        ch.urc("+QPSMTIMER:", _ignore)  # exists per some sources (unconfirmed): not needed
+
+    def _sock(self, f):
+        i = to_int(f, -1)
+        for s in self.link.socks:
+            if s.id == i:
+                return s
+        return None
+
+    # ---- URCs ----
+    def _qiurc(self, line):
+        f = fields(line, 7)
+        if len(f) < 2:
+            return
+        if f[0] == "pdpdeact":
+            self.deact = True
+            self.link.pdp_lost()
+            return
+        s = self._sock(f[1])
+        if s is None:
+            return
+        if f[0] == "recv":
+            s.rx = True
+        elif f[0] == "closed":
+            s.open = False              # AT+QICLOSE still needed: done before reopening
+
+    def _opened(self, line):
+        f = fields(line, 8)
+        s = self._sock(f[0])
+        if s is not None and len(f) > 1:
+            s.result = to_int(f[1], -1)
+            self.link.woken = True
+
+    def _psm(self, line):
+        self.link.psm_state(True)
+
+    # ---- procedures ----
+    def rat(self, rat):
+        m, seq = _RAT[rat]
+        yield Cmd('AT+QCFG="iotopmode",%d,1' % m)
+        yield Cmd('AT+QCFG="nwscanseq",%s,1' % seq)
+
+    def psm_extra(self):
+        return
+        yield
+
+    def pdp_active(self):
+        link = self.link
+        c = yield Cmd("AT+QIACT?", "+QIACT:")
+        check(c)
+        link.pdp = False
+        for ln in c.lines:
+            f = fields(ln, 7)
+            if f[0] == "1" and len(f) > 3 and f[1] == "1":
+                link.pdp = True
+                link.ip = f[3]
+        return link.pdp
+
+    def activate(self):
+        link = self.link
+        for s in link.socks:            # after "pdpdeact": close all sockets, QIDEACT, QIACT
+            if s.used:
+                yield Cmd("AT+QICLOSE=%d" % s.id)
+                s.used = s.open = False
+        if self.deact:
+            yield Cmd("AT+QIDEACT=1")
+            self.deact = False
+        yield from ok('AT+QICSGP=1,1,"%s","",""' % link.apn, None, "setting the APN")
+        c = yield Cmd("AT+QIACT=1")
+        if c.result == "timeout":
+            check(c)
+        # ERROR when already active: ask instead of failing
+        if not (yield from self.pdp_active()):
+            raise LinkError("modem: the PDP context did not come up (AT+QIACT=1: %s): "
+                            "check the APN" % c.result)
+
+    def open(self, s):
+        if s.used:
+            yield Cmd("AT+QICLOSE=%d" % s.id)
+        s.used = True
+        s.result = None
+        host, port = s.addr
+        c = yield Cmd('AT+QIOPEN=1,%d,"UDP","%s",%d,0,0' % (s.id, host, port), "+QIOPEN:")
+        check(c, "opening a socket")
+        ln = c.line()
+        if ln is not None:
+            s.result = to_int(fields(ln, 8)[1], -1)
+        for _ in range(150):            # +QIOPEN URC within 150 s (MODEM.md 9.4)
+            if s.result is not None:
+                break
+            yield 1000
+        if s.result != 0:
+            if s.result is None:
+                yield Cmd("AT+QICLOSE=%d" % s.id)
+            raise LinkError("modem: socket to %s:%d not opened (+QIOPEN error %s)"
+                            % (host, port, s.result), "socket")
+        s.open = True
+
+    def send(self, s, data, rai):
+        if rai and len(data) <= 512:    # hex form with RAI 1: no further UL/DL expected
+            c = yield Cmd('AT+QISENDEX=%d,"%s",1' % (s.id, binascii.hexlify(data).decode()))
+        else:
+            c = yield Cmd("AT+QISEND=%d,%d" % (s.id, len(data)), None, None, data)
+        if c.result == "timeout":
+            check(c)
+        if c.result == "ERROR" or c.result == "CME":
+            s.open = False
+        return c.ok
+
+    def read(self, s):
+        c = Cmd("AT+QIRD=%d,1500" % s.id, "+QIRD:")
+        c.raw = "+QIRD: "
+        return received((yield c), s)

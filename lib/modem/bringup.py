@@ -1,0 +1,197 @@
+"""Bring-up per TS 27.007 and the wake-up of a silent modem, as generators the Link runs.
+
+A procedure yields a Cmd (the link sends it and resumes the generator with it finished) or
+a number of ms to wait (a URC may end the wait early); it raises LinkError with a sentence a
+person can act on. Tests drive them through a Link over a fake UART [MODEM.md 2, 7, 8].
+"""
+from modem.at import Cmd
+from modem.codes import active_bits, after, cme_is, cme_text, csq_dbm, edrx_bits, fields, \
+    rsrp_dbm, tau_bits, to_int
+
+REG_WAIT = 180000       # registration (+CEREG 1/5) [MODEM.md 9.4]
+
+
+class LinkError(Exception):
+    """kind: 'fatal' (needs a person: SIM), 'retry' (back-off, then bring-up again), 'silent'
+    (no answer: wake the modem first), 'socket' (this datagram is lost, the link is not)."""
+
+    def __init__(self, msg, kind="retry"):
+        super().__init__(msg)
+        self.kind = kind
+
+
+def check(c, what=None):
+    """Raise LinkError unless the command c ended OK."""
+    if c.ok:
+        return c
+    if c.result == "timeout":
+        raise LinkError("modem: no answer to %s" % c.text, "silent")
+    raise LinkError("modem: %s failed: %s" % (what or c.text, cme_text(c.err) if c.result == "CME"
+                                                else c.result))
+
+
+def received(c, s):
+    """Octets a socket read command c brought (0: none); a refused read closes socket s."""
+    if c.result == "timeout":
+        check(c)
+    if not c.ok:
+        s.open = False
+        return 0
+    return max(c.got, 0)
+
+
+def ignore(line):
+    """A URC handler for lines that only need to be recognised (not taken for answers)."""
+
+
+def ok(text, prefix=None, what=None):
+    c = yield Cmd(text, prefix)
+    return check(c, what)
+
+
+def sync(link, tries):
+    """Send AT until OK (autobaud locks on it, MODEM.md 8): True when the modem answered."""
+    link.syncing = True
+    try:
+        for _ in range(tries):
+            c = yield Cmd("AT", None, 500)
+            if c.result is not None and c.result != "timeout":
+                return True
+        return False
+    finally:
+        link.syncing = False
+
+
+def pulse(link):
+    """Press PWRKEY for the model's pulse, then give the UART time to come up (MODEM.md 7)."""
+    link.pwrkey(1)
+    yield link.d.pwrkey_ms
+    link.pwrkey(0)
+    link.pulses += 1
+    yield 2000
+
+
+def wake(link, first_tries=10):
+    """Reach a modem that does not answer: AT first (it may be slow or autobauding), then a
+    PWRKEY pulse (it wakes a modem in PSM, MODEM.md 3.2, or turns an off modem on), then a
+    second pulse (the first may have turned an on-but-deaf modem off, MODEM.md 7). Never a
+    power-cycle on a guess: without a pwrkey callback it only asks."""
+    if (yield from sync(link, first_tries)):
+        return
+    if link.pwrkey is not None:
+        for _ in range(2):
+            yield from pulse(link)
+            if (yield from sync(link, 10)):
+                return
+    raise LinkError("modem: no answer to AT (power, wiring, baud rate%s)"
+                    % ("" if link.pwrkey else "; no pwrkey pin to wake it"))
+
+
+def sim(link):
+    """+CPIN?: READY, or one clear error (no SIM, PIN or PUK needed)."""
+    for _ in range(10):
+        c = yield Cmd("AT+CPIN?", "+CPIN:")
+        s = c.line("+CPIN:") or ""
+        if c.ok and "READY" in s and "NOT" not in s:
+            return
+        if c.ok and ("PIN" in s or "PUK" in s):
+            raise LinkError("modem: the SIM needs its %s (%s): unlock the SIM in a phone first"
+                            % ("PUK" if "PUK" in s else "PIN", s.strip()), "fatal")
+        if cme_is(c.err, 10) or "NOT INSERTED" in s:
+            raise LinkError("modem: no SIM card (SIM not inserted): insert one, then power "
+                            "the modem on again", "fatal")
+        if cme_is(c.err, 11) or cme_is(c.err, 12):
+            raise LinkError("modem: the SIM needs its PIN/PUK (%s)" % cme_text(c.err), "fatal")
+        if c.result == "timeout":
+            check(c)
+        yield 1000              # SIM busy, NOT READY after power-on: ask again
+    raise LinkError("modem: SIM not ready (%s)" % (cme_text(c.err) if c.err else s))
+
+
+def power_saving(link):
+    """PSM (+CPSMS, timers coded from seconds) and eDRX (+CEDRXS) as configured; a modem or
+    network without them is no error, the status shows what was granted."""
+    p = link.psm
+    if p:
+        link.psm_req = (tau_bits(p.get("tauSec", 3600)), active_bits(p.get("activeSec", 10)))
+        yield from ok('AT+CPSMS=1,,,"%s","%s"' % link.psm_req)
+        yield from link.d.psm_extra()
+    else:
+        yield Cmd("AT+CPSMS=0")         # a known state; old firmware may refuse: tolerated
+    e = link.edrx
+    for act in link.edrx_acts():
+        if e:
+            link.edrx_req = edrx_bits(e.get("cycleSec", 20.48))
+            c = yield Cmd('AT+CEDRXS=2,%d,"%s"' % (act, link.edrx_req))
+            if not c.ok:        # mode 2 (with +CEDRXP) unknown: mode 1 without the URC
+                yield from ok('AT+CEDRXS=1,%d,"%s"' % (act, link.edrx_req))
+        else:
+            yield Cmd("AT+CEDRXS=0")
+
+
+def identity(link):
+    """IMEI, IMSI and ICCID for status(); none of them stops a bring-up."""
+    c = yield Cmd("AT+CGSN", "")
+    link.imei = c.line() if c.ok else None
+    c = yield Cmd("AT+CIMI", "")
+    link.imsi = c.line() if c.ok else None
+    text, prefix = link.d.ICCID
+    c = yield Cmd(text, prefix)
+    s = c.line() if c.ok else None
+    link.iccid = s[after(s):].strip() if s and prefix else s
+
+
+def registration(link, wait=REG_WAIT):
+    """Until +CEREG says 1 (home) or 5 (roaming), followed through URCs; 3 = denied."""
+    c = yield Cmd("AT+CEREG?", "+CEREG:")
+    if c.ok and c.lines:
+        link.cereg(c.lines[0], True)
+    left = wait
+    while link.reg not in (1, 5):
+        if link.reg == 3:
+            raise LinkError("modem: registration denied by the network (+CEREG: 3): check the "
+                            "SIM's subscription, the APN and the RAT")
+        if left <= 0:
+            raise LinkError("modem: not registered after %d s (+CEREG: %s, %s)"
+                            % (wait // 1000, link.reg, "out of coverage" if link.reg == 4 else
+                               "searching"))
+        t0 = link.clock()
+        yield 10000             # a +CEREG URC ends the wait
+        left -= max(1, link.elapsed(t0))
+        if not link.woken:
+            c = yield Cmd("AT+CEREG?", "+CEREG:")
+            if c.ok and c.lines:
+                link.cereg(c.lines[0], True)
+
+
+def signal(link):
+    c = yield Cmd("AT+CSQ", "+CSQ:")
+    if c.ok and c.lines:
+        link.dbm = csq_dbm(to_int(fields(c.lines[0], 6)[0]))
+    c = yield Cmd("AT+CESQ", "+CESQ:")
+    if c.ok and c.lines:
+        f = fields(c.lines[0], 7)
+        if len(f) >= 6:
+            link.rsrp = rsrp_dbm(to_int(f[5]))
+
+
+def bringup(link):
+    """The whole TS 27.007 bring-up, then the dialect's PDP context: the link is up after it."""
+    d = link.d
+    yield from wake(link)
+    yield from ok("ATE0")                               # echo off (it is echoed once)
+    yield from ok("AT+CMEE=%d" % link.cmee)             # +CME ERROR: numeric 1 / verbose 2
+    yield from sim(link)
+    yield from ok("AT+CFUN=1")
+    if link.apn:
+        yield from ok('AT+CGDCONT=1,"IP","%s"' % link.apn, None, "setting the APN")
+    yield from d.rat(link.rat)
+    yield from power_saving(link)
+    c = yield Cmd("AT+CEREG=4")        # with the granted PSM timers [MODEM.md 2.1]
+    if not c.ok:
+        yield from ok("AT+CEREG=2")
+    yield from identity(link)
+    yield from registration(link)
+    yield from signal(link)
+    yield from d.activate()
+    link.bringups += 1

@@ -1,0 +1,468 @@
+"""The modem link: runs the procedures over the AT channel, carries datagrams, recovers.
+
+    link = Link(uart, "sim7080", apn="iot", rat="nbiot", psm={"tauSec": 3600, "activeSec": 10},
+                edrx=None, rai=True, pwrkey=pin_fn, on_change=lambda up, why: ...)
+    link.start()
+    while True:
+        link.tick()                 # never waits; returns ms until it wants to run again
+
+One procedure (a generator: modem.bringup, the dialect's) runs at a time; it yields a Cmd
+to send or ms to wait. What runs next, in order: recovery (bring-up after a reset or a
+failure, with back-off), waking a silent or sleeping modem, re-activating a lost PDP context,
+waiting for registration after a coverage gap, then data: reads first, then the bounded
+datagram queue. The UART is never waited on.
+
+Recovery is bounded and backs off (2 s doubling to 64 s): a boot banner mid-session (RDY,
+APP RDY, SMS Ready, *ATREADY; MODEM.md 7) restarts the bring-up and reopens the sockets;
++CEREG 2/4 (or 0) is link down until 1/5; a PDP-down URC re-activates the context; a modem
+that stops answering is woken (AT, then PWRKEY) before anything else, never power-cycled on a
+guess (MODEM.md 9.5). on_change(up, reason) tells the device, which re-registers on up
+(PC-17). A fatal error (no SIM, PIN) stops until start() is called again.
+
+sendto(data, addr) is the socket-like entry the CoAP endpoint uses; addresses are
+(host, port) tuples; a datagram over 1460 octets is refused with OSError (MODEM.md 4, 5).
+"""
+import time
+from micropython import const
+
+from modem.at import AtChannel, Cmd
+from modem.bringup import LinkError, bringup, registration, wake
+from modem.codes import active_seconds, edrx_seconds, fields, tau_seconds
+from modem.codes import cereg as parse_cereg
+
+MAX_DATAGRAM = const(1460)
+_EMSGSIZE = const(90)
+_ENOTCONN = const(107)
+_BACKOFF_MAX = const(64000)
+
+
+class Sock:
+    """One modem socket: a connected UDP socket to one peer."""
+    id = 0
+    open = False
+    used = False        # opened before: close it first when reopening
+    rx = False          # the modem says data waits
+    result = None       # open result from an async +CAOPEN / +QIOPEN URC
+
+    def __init__(self, i, addr=None):
+        self.id = i
+        self.addr = addr
+
+
+class Link:
+    def __init__(self, uart, model="sim7080", apn="", rat="auto", psm=None, edrx=None,
+                 rai=False, pwrkey=None, clock=None, on_change=None, log=None, cmee=2,
+                 peers=2, queue=4):
+        self.clock = clock or time.ticks_ms
+        self.ch = ch = AtChannel(uart, self.clock)
+        if model == "sim7080":
+            from modem.sim7080 import Dialect
+        elif model in ("bg95", "bg96", "bg77"):
+            from modem.bg95 import Dialect
+        else:
+            raise ValueError("modem model %r: sim7080 or bg95" % (model,))
+        if rat not in ("ltem", "nbiot", "auto"):
+            raise ValueError("modem rat %r: ltem, nbiot or auto" % (rat,))
+        self.model = model
+        self.apn = apn
+        self.rat = rat
+        self.psm = psm
+        self.edrx = edrx
+        self.rai = rai
+        self.pwrkey = pwrkey            # pwrkey(1) presses, pwrkey(0) releases (board inverts)
+        self.cmee = cmee
+        self.on_change = on_change
+        self.on_datagram = None         # on_datagram(data, addr), set by ModemEndpoint
+        self.log = log
+        self.d = Dialect(self)
+        self.socks = [Sock(i) for i in range(peers)]
+        self._q = [None] * queue        # (data, addr, release) ring
+        self._qh = self._qn = 0
+        # state
+        self.state = "off"              # off starting searching up failed
+        self.up = False
+        self.error = None
+        self.reg = None                 # last +CEREG <stat>
+        self.act = None                 # AcT: 7 LTE-M, 9 NB-IoT
+        self.pdp = False
+        self.asleep = False             # the modem said it entered PSM
+        self.syncing = False
+        self.woken = False
+        self.dbm = self.rsrp = self.imei = self.imsi = self.iccid = self.ip = None
+        self.psm_req = self.psm_granted = self.edrx_req = self.edrx_granted = None
+        self._job = None
+        self._cmd = None
+        self._until = None
+        self._need = None               # 'bringup', 'wake', 'pdp', 'reattach'
+        self._retry = None
+        self._fails = 0
+        self._release = False
+        # counters
+        self.tx_datagrams = self.rx_datagrams = self.tx_octets = self.rx_octets = 0
+        self.dropped = self.oversize = self.send_failed = self.resets = self.wakes = 0
+        self.pdp_losses = self.coverage_losses = self.bringups = self.pulses = 0
+        self.rai_marks = self.rai_unavailable = 0
+        for p in ("RDY", "APP RDY", "SMS Ready", "*ATREADY"):
+            ch.urc(p, self._reset_urc)
+        ch.urc("+CEREG:", self.cereg)
+        ch.urc("+CEDRXP:", self._cedrxp)
+        ch.urc("NORMAL POWER DOWN", self._powered_down)
+        ch.urc("POWERED DOWN", self._powered_down)
+        self.d.urcs(ch)
+
+    # ---------------- public API ----------------
+    def start(self):
+        """Bring the link up (again, also after a fatal error)."""
+        self._stop_job()
+        self.state = "starting"
+        self.error = None
+        self._fails = 0
+        self._retry = None
+        self._need = "bringup"
+
+    def sendto(self, data, addr):
+        """Queue one datagram to addr ((host, port)); the oldest goes when the queue is full
+        (CoAP retransmits). Over 1460 octets, or with the link stopped: OSError."""
+        n = len(data)
+        if n > MAX_DATAGRAM:
+            self.oversize += 1
+            self.error = "modem: datagram of %d octets refused: the modem carries at most %d" \
+                % (n, MAX_DATAGRAM)
+            self._log(self.error)
+            raise OSError(_EMSGSIZE, self.error)
+        if self.state in ("off", "failed") and self._retry is None:
+            raise OSError(_ENOTCONN, "modem link %s" % self.state)
+        q = self._q
+        if self._qn == len(q):
+            self._qh = (self._qh + 1) % len(q)
+            self._qn -= 1
+            self.dropped += 1
+        q[(self._qh + self._qn) % len(q)] = (data, addr, self._release)
+        self._qn += 1
+        self._release = False
+        return n
+
+    def release_after_next(self):
+        """Mark the next datagram as the last uplink of an exchange (RAI): where the model
+        and RAT allow it (NB-IoT; MODEM.md 3.4) the radio is released right after it."""
+        self._release = True
+
+    def command(self, text, callback, prefix=""):
+        """Run one AT command between data operations (the REPL's at()); callback(cmd)."""
+        self._user = (text, prefix, callback)
+
+    _user = None
+
+    def status(self):
+        g = self.psm_granted
+        return {"state": self.state, "model": self.model, "error": self.error,
+                "rat": {7: "ltem", 9: "nbiot"}.get(self.act, self.rat), "reg": self.reg,
+                "dbm": self.dbm, "rsrp": self.rsrp, "ip": self.ip, "imei": self.imei,
+                "imsi": self.imsi, "iccid": self.iccid,
+                "psm": {"requested": self.psm_req,
+                        "granted": None if g is None else {"activeSec": g[0], "tauSec": g[1]}},
+                "edrx": {"requested": self.edrx_req, "granted": self.edrx_granted},
+                "tx": [self.tx_datagrams, self.tx_octets], "rx": [self.rx_datagrams,
+                                                                   self.rx_octets],
+                "at": [self.ch.tx_octets, self.ch.rx_octets],
+                "dropped": self.dropped, "oversize": self.oversize, "resets": self.resets,
+                "wakes": self.wakes, "pdpLosses": self.pdp_losses,
+                "coverageLosses": self.coverage_losses, "raiMarks": self.rai_marks}
+
+    # ---------------- the loop ----------------
+    def tick(self):
+        """Do what can be done now; return ms until the next deadline (None: idle)."""
+        now = self.clock()
+        w = self.ch.service(now)
+        for _ in range(16):
+            if not self._step(now):
+                break
+            w = self.ch.service(now)
+        if w == 0:
+            return 0
+        for t in (self._until if self._cmd is None else None, self._retry):
+            if t is not None:
+                d = max(0, time.ticks_diff(t, now))
+                w = d if w is None or d < w else w
+        return w
+
+    def elapsed(self, t0):
+        return time.ticks_diff(self.clock(), t0)
+
+    def _step(self, now):
+        job = self._job
+        val = None
+        if job is None:
+            job = self._next(now)
+            if job is None:
+                return False
+            self._job = job
+        elif self._cmd is not None:
+            val = self._cmd
+            if val.result is None:
+                return False
+            self._cmd = None
+        elif self._until is not None:
+            if not self.woken and time.ticks_diff(self._until, now) > 0:
+                return False
+            self._until = None
+        try:
+            y = job.send(val)
+        except StopIteration:
+            self._job = None
+            self._done(now)
+            return True
+        except LinkError as e:
+            self._job = None
+            self._failed(e, now)
+            return True
+        if isinstance(y, Cmd):
+            self._cmd = self.ch.send(y)
+        else:
+            self.woken = False
+            self._until = time.ticks_add(now, y)
+        return True
+
+    def _next(self, now):
+        if self._retry is not None:
+            if time.ticks_diff(self._retry, now) > 0:
+                return None
+            self._retry = None
+            self._need = "bringup"
+        n = self._need
+        if n is not None:
+            self._running = n
+            if n == "bringup":
+                self.state = "starting"
+                return bringup(self)
+            if n == "wake":
+                self.wakes += 1
+                return self._wake()
+            if n == "pdp":
+                return self._pdp()
+            return self._reattach()
+        self._running = None
+        if self.state != "up":
+            return None
+        u = self._user
+        if u is not None:
+            self._user = None
+            return self._user_job(u)
+        for s in self.socks:
+            if s.rx and s.open:
+                return self._read(s)
+        if self._qn:
+            if self.asleep:
+                self._need = "wake"
+                return self._next(now)
+            return self._send()
+        return None
+
+    _running = None
+    socket_error = None     # the last datagram lost to a socket that would not open
+
+    def _done(self, now):
+        """A procedure ended well."""
+        n = self._running
+        if n is None:
+            return
+        self._need = None
+        if n in ("bringup", "pdp", "reattach", "wake"):
+            self._fails = 0
+            self.error = None
+            self._set_up(True, "registered" if n != "pdp" else "PDP context re-activated")
+
+    def _failed(self, e, now):
+        k = e.kind
+        msg = e.args[0] if e.args else str(e)
+        self._log(msg)
+        if k == "socket":
+            self.send_failed += 1
+            self.socket_error = msg
+            return
+        self.error = msg
+        if k == "silent" and self._running != "wake" and self.state == "up":
+            self._need = "wake"         # a PSM modem looks dead: wake it first (MODEM.md 9.5)
+            return
+        if k == "reset":
+            self.resets += 1
+            self._restart(msg)
+            return
+        self._need = None
+        self._lose_sockets()
+        self._set_up(False, msg)
+        self.state = "failed"
+        if k != "fatal":
+            self._fails += 1
+            b = min(_BACKOFF_MAX, 1000 << min(self._fails, 6))
+            self._retry = time.ticks_add(now, b)
+
+    def _set_up(self, up, why):
+        if up:
+            self.state = "up"
+        if up == self.up:
+            return
+        self.up = up
+        self._log("modem: link %s (%s)" % ("up" if up else "down", why))
+        if self.on_change is not None:
+            self.on_change(up, why)
+
+    def _stop_job(self):
+        if self._job is not None:
+            try:
+                self._job.close()
+            except Exception:
+                pass
+        self._job = None
+        self._cmd = None
+        self._until = None
+        self.ch.abort()
+
+    def _lose_sockets(self):
+        for s in self.socks:
+            s.open = s.rx = False
+        self.pdp = False
+
+    def _log(self, msg):
+        if self.log is not None:
+            self.log(msg)
+
+    # ---------------- URCs ----------------
+    def _reset_urc(self, line):
+        """A boot banner: the modem restarted (MODEM.md 7). Ignored while we sync (power-on)
+        or before start()."""
+        if self.syncing or self.state == "off" or (self.state == "failed"
+                                                     and self._retry is None):
+            return
+        self.resets += 1
+        self._restart("modem reset (%s)" % line)
+
+    def _powered_down(self, line):
+        if self.state != "off":
+            self._restart("modem powered down (%s)" % line)
+
+    def _restart(self, why):
+        self._stop_job()
+        self._lose_sockets()
+        self.asleep = False
+        self._set_up(False, why)
+        self.state = "starting"
+        self._retry = None
+        self._need = "bringup"
+
+    def cereg(self, line, read=False):
+        """+CEREG (URC, or the answer to AT+CEREG? with read=True): registration, AcT and the
+        granted PSM timers (n=4, MODEM.md 2.1)."""
+        stat, act, active, tau = parse_cereg(line, read)
+        if stat is None:
+            return
+        self.reg = stat
+        if act is not None:
+            self.act = act
+        if active is not None or tau is not None:
+            a = active_seconds(active)
+            self.psm_granted = None if a is None else (a, tau_seconds(tau))
+        self.woken = True
+        if stat in (1, 5):
+            return
+        if self.state == "up":
+            self.coverage_losses += 1
+            self.state = "searching"
+            self._set_up(False, "registration denied (+CEREG: 3)" if stat == 3 else
+                         "out of coverage (+CEREG: %d)" % stat)
+            if self._need is None:
+                self._need = "reattach"
+
+    def _cedrxp(self, line):
+        f = fields(line, 8)
+        if len(f) >= 3:
+            self.edrx_granted = edrx_seconds(f[2]) if f[0] != "0" else None
+
+    def pdp_lost(self):
+        """The dialect saw the PDP context go (MODEM.md 4, 5): re-activate it."""
+        was = self.pdp
+        self.pdp = False
+        for s in self.socks:
+            s.open = s.rx = False
+        if self.state == "up" and was:
+            self.pdp_losses += 1
+            self._set_up(False, "PDP context lost")
+            self.state = "starting"
+            if self._need is None:
+                self._need = "pdp"
+
+    def psm_state(self, entered):
+        """The modem said it entered (True) or left PSM: a send first wakes it."""
+        self.asleep = entered
+
+    # ---------------- procedures ----------------
+    def _wake(self):
+        """A modem that does not answer, or sleeps in PSM: wake it (AT, then PWRKEY). If it
+        lost its PDP context meanwhile, it was reset: bring it up again."""
+        yield from wake(self, 3)
+        self.asleep = False
+        yield from registration(self)
+        if not (yield from self.d.pdp_active()):
+            raise LinkError("modem: it lost its state while silent: bringing it up again",
+                            "reset")
+
+    def _pdp(self):
+        yield from registration(self)
+        yield from self.d.activate()
+
+    def _reattach(self):
+        yield from registration(self, 600000)
+        if not (yield from self.d.pdp_active()):
+            yield from self.d.activate()
+
+    def _user_job(self, u):
+        c = yield Cmd(u[0], u[1])
+        u[2](c)
+
+    def _sock(self, addr):
+        free = None
+        for s in self.socks:
+            if s.addr == addr:
+                return s
+            if free is None and not s.open:
+                free = s
+        s = free or self.socks[0]     # all busy: reuse the first (bounded, rare)
+        s.addr = addr
+        s.open = False
+        return s
+
+    def _send(self):
+        q = self._q
+        data, addr, release = q[self._qh]
+        q[self._qh] = None
+        self._qh = (self._qh + 1) % len(q)
+        self._qn -= 1
+        s = self._sock(addr)
+        if not s.open:
+            yield from self.d.open(s)
+        if release:
+            self.rai_marks += 1
+        ok = yield from self.d.send(s, data, release and self.rai and self.act == 9)
+        if release and not (self.rai and self.act == 9):
+            self.rai_unavailable += 1   # RAI is NB-IoT only (MODEM.md 3.4)
+        if ok:
+            self.tx_datagrams += 1
+            self.tx_octets += len(data)
+        else:
+            self.send_failed += 1
+
+    def _read(self, s):
+        s.rx = False
+        for _ in range(8):              # bounded: the URC comes again for more
+            n = yield from self.d.read(s)
+            if not n:
+                return
+            self.rx_datagrams += 1
+            self.rx_octets += n
+            if self.on_datagram is not None:
+                self.on_datagram(bytes(self.ch._dm[:n]), s.addr)
+        s.rx = True
+
+    def edrx_acts(self):
+        """AcT-types for +CEDRXS: 4 LTE-M, 5 NB-IoT (MODEM.md 3.3)."""
+        return {"ltem": (4,), "nbiot": (5,)}.get(self.rat, (4, 5))

@@ -1,0 +1,130 @@
+# heapsize: 100k
+# board-heapsize: 40k
+"""Datagrams over both socket dialects, byte-exact on the UART (MODEM.md 4, 5, 3.4): open,
+send after the prompt, the data-waiting URC, reads by length with CR/LF/0x1A inside, a
+datagram over 1460 octets refused locally, RAI where the RAT allows it."""
+from fakemodem import OK, drive, up
+
+PEER = ("10.0.0.1", 5683)
+UP = b"\x40\x01\x12\x34\xb4test\r\n\x1a\r\nOK\r\n"       # CoAP-like, with line ends inside
+DOWN = b"\x60\x45\x12\x34\xff\x1a\r\n+CEREG: 2\r\nOK\r\n"
+
+
+def got(link):
+    out = []
+    link.on_datagram = lambda d, a: out.append((d, a))
+    return out
+
+
+def test_sim7080_send_and_receive_byte_exact():
+    link, u, clock, _ = up("sim7080")
+    rx = got(link)
+    n0 = u.written
+    u.expect('AT+CAOPEN=0,0,"UDP","10.0.0.1",5683\r', b"\r\n+CAOPEN: 0,0\r\n" + OK)
+    u.expect("AT+CASEND=0,%d\r" % len(UP), b"\r\n> ")
+    u.expect(UP, OK + b"\r\n+CADATAIND: 0\r\n")
+    u.expect("AT+CARECV=0,1460\r", b"\r\n+CARECV: %d,%s\r\n" % (len(DOWN), DOWN) + OK)
+    u.expect("AT+CARECV=0,1460\r", b"\r\n+CARECV: 0\r\n" + OK)
+    link.sendto(UP, PEER)
+    assert drive(link, clock, lambda: not u.script and rx, 5000), u.script[:1]
+    assert rx == [(DOWN, PEER)] and link.tx_datagrams == 1 and link.rx_datagrams == 1
+    n1 = u.written
+    u.expect("AT+CASEND=0,%d\r" % len(UP), b"\r\n> ")     # the socket stays open
+    u.expect(UP)
+    link.sendto(UP, PEER)
+    assert drive(link, clock, lambda: not u.script, 5000)
+    assert u.written - n1 - len(UP) == len("AT+CASEND=0,17\r") <= 60   # AT overhead
+    assert n1 - n0 > 0 and link.ch.stray == 0
+
+
+def test_bg95_send_and_receive_byte_exact():
+    link, u, clock, _ = up("bg95")
+    rx = got(link)
+    u.expect('AT+QIOPEN=1,0,"UDP","10.0.0.1",5683,0,0\r', OK + b"\r\n+QIOPEN: 0,0\r\n")
+    u.expect("AT+QISEND=0,%d\r" % len(UP), b"\r\n> ")
+    u.expect(UP, b"\r\nSEND OK\r\n")
+    link.sendto(UP, PEER)
+    assert drive(link, clock, lambda: not u.script, 5000), u.script[:1]
+    u.expect("AT+QIRD=0,1500\r", b"\r\n+QIRD: %d\r\n%s\r\n" % (len(DOWN), DOWN) + OK)
+    u.expect("AT+QIRD=0,1500\r", b"\r\n+QIRD: %d\r\n%s\r\n" % (3, b"\r\n\x1a") + OK)
+    u.expect("AT+QIRD=0,1500\r", b"\r\n+QIRD: 0\r\n" + OK)
+    u.inject(b'\r\n+QIURC: "recv",0\r\n')
+    assert drive(link, clock, lambda: not u.script and len(rx) == 2, 5000)
+    assert rx == [(DOWN, PEER), (b"\r\n\x1a", PEER)] and link.rx_octets == len(DOWN) + 3
+
+
+def test_send_fail_and_closed_socket_reopened():
+    link, u, clock, _ = up("bg95")
+    u.expect('AT+QIOPEN=1,0,"UDP","10.0.0.1",5683,0,0\r', OK + b"\r\n+QIOPEN: 0,0\r\n")
+    u.expect("AT+QISEND=0,1\r", b"\r\n>")
+    u.expect(b"a", b"\r\nSEND FAIL\r\n")             # buffer full: this one is lost
+    link.sendto(b"a", PEER)
+    assert drive(link, clock, lambda: not u.script, 5000)
+    assert link.send_failed == 1 and link.socks[0].open
+    u.inject(b'\r\n+QIURC: "closed",0\r\n')
+    u.expect("AT+QICLOSE=0\r")                       # the host must still close it
+    u.expect('AT+QIOPEN=1,0,"UDP","10.0.0.1",5683,0,0\r', OK + b"\r\n+QIOPEN: 0,0\r\n")
+    u.expect("AT+QISEND=0,1\r", b"\r\n>")
+    u.expect(b"b", b"\r\nSEND OK\r\n")
+    link.sendto(b"b", PEER)
+    assert drive(link, clock, lambda: not u.script, 5000), u.script[:1]
+
+
+def test_open_failure_loses_the_datagram_not_the_link():
+    link, u, clock, ev = up("sim7080")
+    u.expect('AT+CAOPEN=0,0,"UDP","10.0.0.1",5683\r', b"\r\n+CAOPEN: 0,27\r\n" + OK)
+    link.sendto(b"x", PEER)
+    assert drive(link, clock, lambda: not u.script, 5000)
+    drive(link, clock, None, 100)
+    assert link.up and link.send_failed == 1 and "+CAOPEN result 27" in link.socket_error
+    assert link.error is None and ev == [(True, "registered")]
+
+
+def test_datagram_over_1460_refused_locally():
+    link, u, clock, _ = up("sim7080")
+    try:
+        link.sendto(bytes(1461), PEER)
+    except OSError as e:
+        assert "1461 octets" in str(e.args[-1]) and "1460" in str(e.args[-1]), e.args
+    else:
+        raise AssertionError("1461 octets accepted")
+    assert link.oversize == 1 and link._qn == 0
+    assert link.sendto(bytes(1460), PEER) == 1460
+
+
+def test_queue_is_bounded():
+    link, u, clock, _ = up("sim7080")
+    for i in range(6):
+        link.sendto(bytes([i]), PEER)
+    assert link._qn == 4 and link.dropped == 2
+
+
+def test_rai_sim7080_on_nbiot():
+    link, u, clock, _ = up("sim7080", rai=True)
+    u.expect('AT+CAOPEN=0,0,"UDP","10.0.0.1",5683\r', b"\r\n+CAOPEN: 0,0\r\n" + OK)
+    u.expect("AT+CRAI=1,0\r")
+    u.expect("AT+CASEND=0,2\r", b"\r\n> ")
+    u.expect(b"ab")
+    u.expect("AT+CASEND=0,2\r", b"\r\n> ")          # only the marked one
+    u.expect(b"cd")
+    link.release_after_next()
+    link.sendto(b"ab", PEER)
+    link.sendto(b"cd", PEER)
+    assert drive(link, clock, lambda: not u.script, 5000), u.script[:1]
+    assert link.rai_marks == 1 and link.rai_unavailable == 0
+
+
+def test_rai_bg95_hex_form_and_unavailable_on_ltem():
+    link, u, clock, _ = up("bg95", rai=True)
+    u.expect('AT+QIOPEN=1,0,"UDP","10.0.0.1",5683,0,0\r', OK + b"\r\n+QIOPEN: 0,0\r\n")
+    u.expect('AT+QISENDEX=0,"0d0a1a",1\r', b"\r\nSEND OK\r\n")
+    link.release_after_next()
+    link.sendto(b"\r\n\x1a", PEER)
+    assert drive(link, clock, lambda: not u.script, 5000), u.script[:1]
+    link.act = 7                                    # LTE-M: no RAI (MODEM.md 3.4)
+    u.expect("AT+QISEND=0,1\r", b"\r\n>")
+    u.expect(b"z", b"\r\nSEND OK\r\n")
+    link.release_after_next()
+    link.sendto(b"z", PEER)
+    assert drive(link, clock, lambda: not u.script, 5000)
+    assert link.rai_marks == 2 and link.rai_unavailable == 1
