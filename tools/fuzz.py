@@ -414,7 +414,7 @@ class ClientWorld:
 
     def downlink(self, payload, path=("msgin5g", "ue", "ue-1"), cf=50, mtype=CON, peer=SRV):
         self.mid = (self.mid + 1) & 0xFFFF
-        while self.ep.ml._key(peer, self.mid, False) in self.ep.ml._dk:   # a fresh MID
+        while self.ep.ml._slot(peer, self.mid) is not None:   # a fresh MID
             self.mid = (self.mid + 1) & 0xFFFF
         m = Message(mtype, POST, self.mid, b"d%d" % self.mid, [], payload)
         m.set_path(list(path))

@@ -1,14 +1,5 @@
-"""CoAP endpoint state machines, no I/O: the message layer (RFC 7252 section 4) and the
-request/response layer (section 5) on top of it, with their transmission parameters (4.8).
-
-One module for both layers because on a board every module costs RAM for its own copy of the
-names it uses; the layers stay separate classes:
-
-MessageLayer: CON retransmission, NSTART with a bounded backlog, deduplication by (peer,
-Message ID), empty ACK/RST handling and ping. `send(data, addr)` is injected and every call
-that depends on time takes `now` (a ticks_ms value). The upper layer learns how each CON
-ended through one event, on_tx(tx, msg, err, now): an ACK gives (msg, None), a RST
-(None, 'reset'), no answer after MAX_RETRANSMIT (None, 'timeout').
+"""CoAP request/response layer (RFC 7252 section 5), no I/O, on the message layer
+(coap.message, which also holds Params: re-exported here, `from coap.endpoint import Params`).
 
 Endpoint: tokens, client requests, server resources, separate responses. An Endpoint is both
 client and server on one socket (PC-08). It never touches a socket or a clock itself: the I/O
@@ -28,12 +19,12 @@ import os
 import time
 from micropython import const
 
-from coap.codec import CoapFormatError, Message, decode, decode_header, encode
+from coap.codec import CoapFormatError, Message, decode_header, encode
+from coap.message import MessageLayer, Params, run_timers  # noqa: F401 (Params: re-exported)
 
 _CON = const(0)
 _NON = const(1)
 _ACK = const(2)
-_RST = const(3)
 _BAD_OPTION = const(0x82)
 _NOT_FOUND = const(0x84)
 _METHOD_NOT_ALLOWED = const(0x85)
@@ -41,282 +32,15 @@ _TOO_LARGE = const(0x8D)
 _INTERNAL_SERVER_ERROR = const(0xA0)
 _SERVICE_UNAVAILABLE = const(0xA3)
 _CONTENT_FORMAT = const(12)
+_MAX_AGE = const(14)
 _SIZE1 = const(60)
-_SLOT = const(16)           # octets kept per reply in the dedup ring (an ACK with a token fits)
 
-# Options this stack recognises; an unknown critical (odd) option in a CON request gets 4.02.
-_KNOWN = const((1, 3, 4, 5, 6, 7, 8, 11, 12, 14, 15, 17, 20, 23, 27, 28, 35, 39, 60, 258))
-
-
-class Params:
-    """RFC 7252 transmission parameters (section 4.8), named and configurable in one place.
-
-    All times are milliseconds; set base values as keywords (Params(ack_timeout=300)). The
-    derived values (4.8.2) are plain attributes computed once here, so the message layer reads
-    them without a call:
-
-        max_transmit_span   ACK_TIMEOUT * (2 ** MAX_RETRANSMIT - 1) * ACK_RANDOM_FACTOR
-        max_transmit_wait   ACK_TIMEOUT * (2 ** (MAX_RETRANSMIT + 1) - 1) * ACK_RANDOM_FACTOR
-        lifetime            EXCHANGE_LIFETIME = MAX_TRANSMIT_SPAN + 2 * MAX_LATENCY + PROCESSING_DELAY
-        non_lifetime        NON_LIFETIME = MAX_TRANSMIT_SPAN + MAX_LATENCY
-        ack_jitter          ACK_TIMEOUT * (ACK_RANDOM_FACTOR - 1): the spread of first timeouts
-
-    Change a base value after creation only by making a new Params (the derived ones would
-    not follow)."""
-
-    ack_timeout = 2000          # ACK_TIMEOUT
-    ack_random_factor = 1.5     # ACK_RANDOM_FACTOR
-    max_retransmit = 4          # MAX_RETRANSMIT
-    nstart = 1                  # NSTART: outstanding interactions per peer
-    max_latency = 100000        # MAX_LATENCY
-    processing_delay = 2000     # PROCESSING_DELAY (= ACK_TIMEOUT)
-    backlog = 8                 # requests waiting for NSTART, over all peers
-    dedup_size = 16             # remembered (peer, MID) pairs for deduplication
-    max_pending = 8             # requests awaiting a response
-    response_timeout = None     # wait for a separate response; None = MAX_TRANSMIT_WAIT
-
-    def __init__(self, **kw):
-        for k in kw:            # only known names: a typo is an AttributeError naming it
-            getattr(self, k)
-            setattr(self, k, kw[k])
-        t = self.ack_timeout
-        f = self.ack_random_factor
-        n = 1 << self.max_retransmit
-        self.max_transmit_span = s = int(t * (n - 1) * f)
-        self.max_transmit_wait = int(t * (2 * n - 1) * f)
-        self.lifetime = s + 2 * self.max_latency + self.processing_delay
-        self.non_lifetime = s + self.max_latency
-        self.ack_jitter = int(t * (f - 1))     # ACK_TIMEOUT * (ACK_RANDOM_FACTOR - 1)
-
-
-class MessageLayer:
-    def __init__(self, send, params, upper, rand=None):
-        self.send_raw = send
-        self.p = params
-        self.upper = upper
-        self.rand = rand              # tests: a float in [0, 1) per CON; None: the LCG
-        r = os.urandom(4)
-        self._x = r[2] << 8 | r[3]
-        self.mid = r[0] << 8 | r[1]   # random start (RFC 7252 4.4)
-        self.pending = {}             # mid -> Req of a CON in flight
-        self.busy = {}                # addr -> outstanding interactions
-        self.backlog = []             # Req waiting for NSTART
-        # Deduplication ring. Nothing in it is allocated per datagram: such objects outlive a
-        # few hundred others and cut a small heap into pieces too short for a large message.
-        # A key is a small int, peer index << 16 | MID, the peer's address object is kept once
-        # in _peers, and a short reply is copied into _rb.
-        n = params.dedup_size
-        self._dk = [-1] * n           # keys, -1: free
-        self._dt = [0] * n            # expiry ticks
-        self._dr = [None] * n         # reply: None (not yet), its length in _rb, or bytes
-        self._rb = bytearray(n * _SLOT)
-        self._peers = [None] * n      # request senders, index = place in the keys
-        self._pi = 0
-        self._next = 0
-        # counters (read by status()/bench)
-        self.sent = self.received = self.retransmitted = self.timeouts = 0
-        self.duplicates = self.bad = self.send_errors = self.evicted = self.too_long = 0
-
-    def _out(self, data, addr):
-        try:
-            self.send_raw(data, addr)
-            self.sent += 1
-        except OSError:
-            # A link that is down looks like loss; retransmission or the caller recovers.
-            self.send_errors += 1
-
-    # ---- sending ----
-    def send_con(self, tx, now):
-        """Queue or send the CON tx.msg to tx.addr (tx: a Req, which is its own transmission
-        record: no object more per message); returns tx, or None when the backlog is full."""
-        if self.busy.get(tx.addr, 0) < self.p.nstart:
-            self._start(tx, now)
-        elif len(self.backlog) < self.p.backlog:
-            self.backlog.append(tx)
-        else:
-            return None
-        return tx
-
-    def _start(self, tx, now):
-        msg = tx.msg
-        msg.mtype = _CON
-        self.mid = m = (self.mid + 1) & 0xFFFF
-        msg.mid = m
-        self.pending[m] = tx
-        a = tx.addr
-        self.busy[a] = self.busy.get(a, 0) + 1
-        self._out(encode(msg, True), a)     # no copy: a retransmission encodes again
-        # The timer is set while the datagram is on its way: this work then overlaps the
-        # peer's (an answer is read later, by received(); a finished tx ignores its timer).
-        p = self.p
-        if self.rand:
-            r = int(self.rand() * 65536)
-        else:
-            # Retransmission jitter: a cheap LCG (no syscall, no float, small ints even on
-            # 32-bit boards), seeded from os.urandom so that devices booted together do not
-            # retransmit in step.
-            self._x = r = (self._x * 75 + 74) % 65537
-        # initial timeout in [ACK_TIMEOUT, ACK_TIMEOUT * ACK_RANDOM_FACTOR) (4.2)
-        tx.timeout = t = p.ack_timeout + (p.ack_jitter * (r & 0xFFFF) >> 16)
-        tx.due = time.ticks_add(now, t)
-
-    def send_non(self, addr, msg):
-        msg.mtype = _NON
-        self.mid = msg.mid = (self.mid + 1) & 0xFFFF
-        self._out(encode(msg), addr)
-
-    def reply(self, addr, mid, data):
-        """Send an ACK/RST (or piggybacked response) to a received message and remember it,
-        so that a duplicate of that message gets the same reply (RFC 7252 4.5)."""
-        k = self._key(addr, mid, False)
-        dk = self._dk
-        if k in dk:
-            s = dk.index(k)
-            n = len(data)
-            if n <= _SLOT:          # kept in the ring's buffer: no object per reply
-                self._rb[s * _SLOT:s * _SLOT + n] = data
-                self._dr[s] = n
-            else:
-                self._dr[s] = data
-        self._out(data, addr)
-
-    def _key(self, addr, mid, add):
-        """(peer, MID) as a small int, or -2 for a peer not in the table when add is false. A
-        new peer takes the next of dedup_size places, round robin; entries of the one it
-        replaces are dropped."""
-        ps = self._peers
-        if addr not in ps:
-            if not add:
-                return -2
-            i = self._pi
-            self._pi = (i + 1) % len(ps)
-            ps[i] = addr
-            dk = self._dk
-            for s in range(len(dk)):
-                if dk[s] >> 16 == i:
-                    dk[s] = -1
-        return ps.index(addr) << 16 | mid
-
-    def empty(self, addr, mid, h):
-        """Reply with an empty ACK (h=0x60) or RST (h=0x70) to message `mid`."""
-        self.reply(addr, mid, bytes((h, 0, mid >> 8, mid & 0xFF)))
-
-    def cancel(self, tx, now):
-        """Stop retransmitting tx (e.g. its separate response already arrived), or take it off
-        the backlog if it never went out; the freed NSTART slot goes to the next in line."""
-        if tx in self.backlog:
-            self.backlog.remove(tx)
-        elif self.pending.get(tx.msg.mid) is tx:
-            self._free(tx, now)
-
-    def _free(self, tx, now):
-        """tx is over: release its NSTART slot and start whatever the backlog allows."""
-        del self.pending[tx.msg.mid]
-        a = tx.addr
-        n = self.busy.get(a, 1) - 1
-        if n > 0:
-            self.busy[a] = n
-        else:
-            self.busy.pop(a, None)
-        bl = self.backlog
-        i = 0
-        while i < len(bl):
-            tx = bl[i]
-            if self.busy.get(tx.addr, 0) < self.p.nstart:
-                bl.pop(i)
-                self._start(tx, now)
-            else:
-                i += 1
-
-    # ---- receiving ----
-    def receive(self, data, addr, now):
-        """Process one datagram. Returns a Message for the upper layer (a request or a
-        response in a CON/NON), or None when the message layer consumed it."""
-        self.received += 1
-        try:
-            msg = decode(data)
-        except CoapFormatError:
-            self.bad += 1
-            # RFC 7252 4.2: a CON with a format error past a valid header is rejected with RST;
-            # any other garbage is silently dropped.
-            if len(data) >= 4 and data[0] >> 4 == 4:
-                self._out(bytes((0x70, 0, data[2], data[3])), addr)
-            return None
-        t = msg.mtype
-        mid = msg.mid
-        if t >= _ACK:
-            tx = self.pending.get(mid)
-            if tx is None or tx.addr != addr or (msg.code and msg.token != tx.msg.token):
-                return None  # late or foreign ACK/RST, or a response for another token
-            self._free(tx, now)
-            if t == _ACK:
-                self.upper.on_tx(tx, msg, None, now)
-            else:
-                self.upper.on_tx(tx, None, "reset", now)
-            return None
-        if msg.code == 0:
-            if t == _CON:   # CoAP ping (RFC 7252 4.3): answer with RST
-                self.empty(addr, mid, 0x70)
-            return None
-        return msg if self.first(addr, mid, t, now) else None
-
-    def first(self, addr, mid, t, now):
-        """Deduplication of a CON/NON (type t) from addr (RFC 7252 4.5): True the first time
-        (remembered from now on); False for a duplicate, whose stored reply, if any, goes out
-        again to a CON."""
-        key = self._key(addr, mid, True)
-        dk = self._dk
-        if key in dk:
-            s = dk.index(key)
-            if time.ticks_diff(self._dt[s], now) > 0:
-                self.duplicates += 1
-                r = self._dr[s]
-                if t == _CON and r is not None:
-                    if isinstance(r, int):
-                        r = memoryview(self._rb)[s * _SLOT:s * _SLOT + r]
-                    self._out(r, addr)
-                return False
-            dk[s] = -1      # expired: the new entry below is the only one with this key
-        # Remember (peer, MID) for EXCHANGE_LIFETIME (CON) or NON_LIFETIME, in a ring whose
-        # oldest entry makes room (counted when it was still live).
-        s = self._next
-        self._next = (s + 1) % len(dk)
-        if dk[s] >= 0 and time.ticks_diff(self._dt[s], now) > 0:
-            self.evicted += 1
-        dk[s] = key
-        self._dt[s] = time.ticks_add(now, self.p.lifetime if t == _CON else self.p.non_lifetime)
-        self._dr[s] = None
-        return True
-
-    # ---- timers ----
-    def tick(self, now):
-        """Retransmit what is due; return ms until the next retransmission, or None."""
-        while True:
-            wait = None
-            due = None
-            pend = self.pending
-            for m in pend:          # iterating keys allocates nothing; .values() would
-                tx = pend[m]
-                d = time.ticks_diff(tx.due, now)
-                if d <= 0:
-                    if due is None:
-                        due = []
-                    due.append(tx)
-                elif wait is None or d < wait:
-                    wait = d
-            if due is None:
-                return wait        # the usual case: nothing due, nothing allocated
-            for tx in due:
-                if tx.retransmits >= self.p.max_retransmit:
-                    self.timeouts += 1
-                    self._free(tx, now)
-                    self.upper.on_tx(tx, None, "timeout", now)
-                    continue
-                tx.retransmits += 1
-                tx.timeout *= 2
-                tx.due = time.ticks_add(now, tx.timeout)
-                self.retransmitted += 1
-                self._out(encode(tx.msg, True), tx.addr)
+# The critical (odd) options this stack recognises; any other critical option in a CON
+# request gets 4.02 Bad Option, in a NON the request is dropped (RFC 7252 5.4.1): If-Match,
+# Uri-Host, If-None-Match, Uri-Port, Uri-Path, Uri-Query, Accept, Proxy-Uri, Proxy-Scheme.
+# Not Block1 (27) or Block2 (23): without block-wise transfer (RFC 7959) a handler would take
+# the first block for the whole body and the peer would take the transfer as complete.
+_KNOWN = const((1, 3, 5, 7, 11, 15, 17, 35, 39))
 
 
 class Req:
@@ -353,11 +77,14 @@ class Endpoint:
         self.log = log
         self._res = []          # (segments, prefix, methods, handler)
         self._reqs = {}         # token -> Req
-        self.kick = int         # a no-op until an async runner sets its wake-up (int() is free)
         self.handler_errors = 0
         self._rnd = b""         # random octets for tokens, fetched 64 at a time
         self._ri = 0
-        self._last = (1,)   # request(): (path, cf, options, built options)
+        self._last = None       # request(): (path, cf, options, options built for them)
+
+    def kick(self):
+        """Wake the runner's timer after new work; coap.aio.run sets its own (an instance
+        attribute); a plain poll() loop needs none."""
 
     # ---------------- server side ----------------
     def resource(self, path, handler, prefix=False, methods=None):
@@ -393,23 +120,30 @@ class Endpoint:
             self._rnd = os.urandom(64)
             i = 0
         self._ri = i + 4
-        # A device sends the same path/format/options again and again: reuse the options
-        # built last time, as a tuple nobody changes (encode() then copies the encoding it
-        # made for that tuple). The key is compared by value, never by identity.
-        c = self._last
-        k = c[0] == path and c[1] == cf and c[2] == options
-        msg = Message(_CON if con else _NON, code, 0, self._rnd[i:i + 4], c[3] if k else None,
-                      payload)
-        if not k:
-            if path:
-                msg.set_path(path)
-            if cf is not None:
-                msg.add(_CONTENT_FORMAT, cf)
-            for o in options or ():
-                msg.add(*o)
-            self._last = (path if path is None or isinstance(path, str) else 1, cf,
-                          options and list(options), tuple(msg.options))
+        msg = Message(_CON if con else _NON, code, 0, self._rnd[i:i + 4],
+                      self._options(path, cf, options), payload)
         return self.send_request(addr, msg, callback, timeout)
+
+    def _options(self, path, cf, options):
+        """A request's options as a tuple nobody changes (msg.add() on it raises). A device
+        sends the same path, format and options again and again: the tuple built last time
+        serves again when they are equal (compared by value, never by identity; lists are
+        copied, their owner may change them), and encode() then copies the encoding it kept
+        for that tuple."""
+        last = self._last
+        if last is not None and last[0] == path and last[1] == cf and last[2] == options:
+            return last[3]
+        msg = Message()
+        if path:
+            msg.set_path(path)
+        if cf is not None:
+            msg.add(_CONTENT_FORMAT, cf)
+        for o in options or ():
+            msg.add(*o)
+        built = tuple(msg.options)
+        self._last = (path if path is None or isinstance(path, str) else list(path), cf,
+                      None if options is None else list(options), built)
+        return built
 
     def send_request(self, addr, msg, callback=None, timeout=None):
         """Send a prepared request Message (its token is used as given)."""
@@ -483,69 +217,78 @@ class Endpoint:
         if msg is None:
             return
         c = msg.code
-        mid = msg.mid
         con = msg.mtype == _CON
         if c >= 64:                     # a response in a CON or NON (separate)
             req = self._reqs.get(msg.token)
             if req and req.addr == addr:
                 if con:
-                    self.ml.empty(addr, mid, 0x60)
+                    self.ml.ack(addr, msg.mid)
                 self.ml.cancel(req, now)    # a CON's ACK was lost; the response implies it
                 self._end(req, msg, None)
                 return
-        elif c < 32:                    # a request: serve it
+        elif c < 32:                    # a request
             msg.addr = addr
             msg.acked = False
-            for n, _ in msg.options:
-                if n & 1 and n not in _KNOWN:
-                    if con:
-                        self.respond(msg, _BAD_OPTION)
-                    return  # NON with unknown critical option: rejected silently
-            try:
-                segs = msg.path()
-            except UnicodeError:
-                segs = None
-            found = None
-            if segs is not None:
-                k = len(segs)
-                for r in self._res:
-                    rs = r[0]
-                    n = len(rs)
-                    if (k == n or (r[1] and k > n)) and segs[:n] == rs:
-                        found = r
-                        break
-            if found is None:
-                out = _NOT_FOUND
-            elif found[2] is not None and c not in found[2]:
-                out = _METHOD_NOT_ALLOWED
-            else:
-                try:
-                    out = found[3](msg)
-                except MemoryError:
-                    # Out of heap (or too fragmented) for this request: ask the peer to retry
-                    # later.
-                    self.handler_errors += 1
-                    out = (_SERVICE_UNAVAILABLE, b"", None, [(14, 2)])   # Max-Age 2 s
-                    if self.log:
-                        self.log("handler: out of memory, answered 5.03")
-                except Exception as e:  # a handler bug must not kill the loop
-                    self.handler_errors += 1
-                    if self.log:
-                        self.log("handler error: %r" % (e,))
-                    out = _INTERNAL_SERVER_ERROR
-            if out is None:
-                # Deferred: acknowledge now, answer later with a separate response.
-                if con:
-                    self.ml.empty(addr, mid, 0x60)
-                    msg.acked = True
-            elif isinstance(out, int):
-                self.respond(msg, out)
-            else:
-                self.respond(msg, *out)
+            self._serve(msg)
             return
         # An unexpected response (RFC 7252 5.3.2) or a reserved code class: reject a CON.
         if con:
-            self.ml.empty(addr, mid, 0x70)
+            self.ml.reject(addr, msg.mid)
+
+    def _serve(self, msg):
+        """Answer a request (msg.addr, msg.acked set) from its resource."""
+        con = msg.mtype == _CON
+        for n, _ in msg.options:
+            if n & 1 and n not in _KNOWN:
+                if con:
+                    self.respond(msg, _BAD_OPTION)
+                return  # NON with an unknown critical option: rejected silently
+        res = self._resource(msg)
+        if res is None:
+            out = _NOT_FOUND
+        elif res[2] is not None and msg.code not in res[2]:
+            out = _METHOD_NOT_ALLOWED
+        else:
+            out = self._handle(res[3], msg)
+        if out is None:
+            # Deferred: acknowledge now, answer later with a separate response.
+            if con:
+                self.ml.ack(msg.addr, msg.mid)
+                msg.acked = True
+        elif isinstance(out, int):
+            self.respond(msg, out)
+        else:
+            self.respond(msg, *out)
+
+    def _resource(self, msg):
+        """The first resource serving the request's path (or a prefix of it), or None."""
+        try:
+            segs = msg.path()
+        except UnicodeError:
+            return None         # not a path of ours: 4.04
+        k = len(segs)
+        for r in self._res:
+            rs = r[0]
+            n = len(rs)
+            if (k == n or (r[1] and k > n)) and segs[:n] == rs:
+                return r
+        return None
+
+    def _handle(self, handler, msg):
+        """handler(msg), whose failure is an answer, never the end of the loop."""
+        try:
+            return handler(msg)
+        except MemoryError:
+            # Out of heap (or too fragmented) for this request: ask the peer to retry later.
+            self.handler_errors += 1
+            if self.log:
+                self.log("handler: out of memory, answered 5.03")
+            return (_SERVICE_UNAVAILABLE, b"", None, [(_MAX_AGE, 2)])   # Max-Age 2 s
+        except Exception as e:  # a handler bug must not kill the loop
+            self.handler_errors += 1
+            if self.log:
+                self.log("handler error: %r" % (e,))
+            return _INTERNAL_SERVER_ERROR
 
     def too_long(self, data, addr):
         """A datagram longer than bufsize, of which the I/O adapter read only the start (PC-26:
@@ -572,23 +315,12 @@ class Endpoint:
         """Run timers; return ms until the next one (None when idle)."""
         now = self.clock()
         wait = self.ml.tick(now)
-        late = None
-        reqs = self._reqs
-        for t in reqs:              # iterating keys allocates nothing; .values() would
-            req = reqs[t]
-            dl = req.deadline
-            if dl is None:
-                continue
-            d = time.ticks_diff(dl, now)
-            if d <= 0:
-                if late is None:
-                    late = []
-                late.append(req)
-            elif wait is None or d < wait:
-                wait = d
-        if late:
-            for req in late:
-                self.ml.cancel(req, now)
-                self._end(req, None, "timeout")
+        d = run_timers(self, self._reqs, "deadline", now)
+        if wait is None or d is not None and d < wait:
+            wait = d
         return wait
 
+    def _expired(self, req, now):
+        """req's deadline passed (no response in time)."""
+        self.ml.cancel(req, now)
+        self._end(req, None, "timeout")

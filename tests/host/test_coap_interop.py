@@ -110,6 +110,18 @@ def test_libcoap_client_against_our_server(our_server):
     assert "4.05" in out + err
 
 
+def test_libcoap_block_wise_upload_gets_bad_option(our_server, tmp_path):
+    # Given a 3000-octet file, coap-client sends it block-wise (RFC 7959): a first 1024-octet
+    # Block1 block. The stack does no block-wise transfer, so the block must get 4.02 Bad
+    # Option (RFC 7252 5.4.1); a 2.04 echoing that block alone made libcoap take the upload as
+    # complete, with 1976 octets silently lost.
+    f = tmp_path / "body"
+    f.write_bytes(bytes(48 + i % 64 for i in range(3000)))
+    rc, out, err = coap_client("-v", "6", "-m", "post", "-f", str(f), our_server + "/echo")
+    assert "Block1:0/M/1024" in out + err          # the case at hand: a first block was sent
+    assert "4.02" in out + err and "2.04" not in out + err, out + err
+
+
 def test_aiocoap_client_against_our_server(our_server):
     import aiocoap
 

@@ -98,7 +98,7 @@ def test_fuzz_client_downlink(data):
 def test_endpoint_target_detects_a_wedged_peer(monkeypatch):
     # The 'no exchange left' property is not vacuous: a message layer that forgets to give
     # back a peer's NSTART slot is caught.
-    from coap.endpoint import MessageLayer
+    from coap.message import MessageLayer
 
     def leaky(self, tx, now):
         del self.pending[tx.msg.mid]

@@ -1,4 +1,4 @@
-# heapsize: 40k
+# heapsize: 44k
 # board-heapsize: 16k   (unix32, library frozen; measured minimum 12k)
 """Deduplication (RFC 7252 4.5) by the message layer's ring, which allocates nothing per
 datagram: keys are small ints, a peer's address is kept once, short replies are copied."""

@@ -1,4 +1,4 @@
-# board-heapsize: 15k   (unix32, library frozen; measured minimum 11k)
+# board-heapsize: 15k   (unix32, library frozen; measured minimum 12k)
 """coap.dtls without a network: it imports everywhere (CPython has no DTLS), credentials from
 a secrets dict (docs/dtls.md), PSK text/hex forms, and early credential errors (PC-07)."""
 from coap import dtls

@@ -1,4 +1,4 @@
-# heapsize: 40k
+# heapsize: 42k
 # board-heapsize: 15k   (unix32, library frozen; measured minimum 11k)
 """CoAP client side driven without sockets (a list collects what is sent, a FakeClock stands in
 for ticks_ms): retransmission, random factor, piggybacked responses, ping (RFC 7252 4-5).

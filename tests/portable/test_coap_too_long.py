@@ -1,4 +1,4 @@
-# heapsize: 64k
+# heapsize: 74k
 # board-heapsize: 38k   (unix32, library frozen; measured minimum 29k)
 """A datagram longer than the receive buffer (PC-26, RFC 7252 5.9.2.9 / 5.10.9): the endpoint's
 decision without sockets (Endpoint.too_long), then over loopback UDP, where a read one octet

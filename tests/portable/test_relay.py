@@ -1,5 +1,5 @@
 # heapsize: 160k
-# board-heapsize: 38k   (unix32, library frozen; measured minimum 29k)
+# board-heapsize: 38k   (unix32, library frozen; measured minimum 30k)
 """Relay UE driven without sockets: datagrams between fake constrained UEs, the relay and a
 fake server; then a real MSGin5G Client registering and messaging through it (PC-02, PC-09)."""
 import json
