@@ -34,6 +34,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.append(os.path.join(ROOT, "tools", "host"))   # compile_mpy: the shared prune()
+from compile_mpy import prune  # noqa: E402
 BOARDS_DIR = os.path.join(ROOT, "boards")
 # The same names as boards/board.py NAMES (a test checks).
 BOARDS = ("esp32", "esp32s3", "esp32c3", "esp32c6", "rp2040", "rp2350", "unix")
@@ -160,13 +162,7 @@ def build(board, out=None, root=ROOT, jobs=2, verbose=False, lines=True):
         raise SystemExit("mpy-cross failed:\n" + "\n".join(errors))
     expected = {os.path.normpath(os.path.join(out, dev)) for _, dev, _ in items}
     expected.add(os.path.normpath(stamp))
-    for dirpath, dirnames, filenames in os.walk(out, topdown=False):
-        for fn in filenames:
-            p = os.path.normpath(os.path.join(dirpath, fn))
-            if p not in expected:
-                os.remove(p)
-        if dirpath != out and not os.listdir(dirpath):
-            os.rmdir(dirpath)
+    prune(out, expected)        # outputs of deleted or moved sources
     with open(stamp, "w") as f:
         f.write(flags)
     sizes = {dev: os.path.getsize(os.path.join(out, dev)) for _, dev, _ in items}

@@ -1,6 +1,7 @@
 """tools/build_mpy.py (make mpy), package.json and manifest.py."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -166,6 +167,36 @@ def test_incremental_build_and_stale_removal(tmp_path):
     assert not (out / "lib" / "old.mpy").exists() and not (out / "lib" / "gone").exists()
 
 
+def test_compile_mpy_removes_outputs_whose_source_is_gone(tmp_path):
+    # The test and device trees (build/mpy-test, build/unix-mpy) come from
+    # tools/host/compile_mpy.py: a module moved away (as msgin5g/gateway.py went to
+    # msgin5g/constrained/) must not stay importable from its old place.
+    import compile_mpy
+    src = tmp_path / "src"
+    (src / "pkg").mkdir(parents=True)
+    for name in ("__init__", "core", "role"):
+        (src / "pkg" / (name + ".py")).write_text("X = %r\n" % name)
+    out = tmp_path / "out"
+    compile_mpy.build(str(out), [str(src)])
+    assert (out / "pkg" / "role.mpy").exists()
+    (src / "pkg" / "roles").mkdir()
+    (src / "pkg" / "roles" / "__init__.py").write_text("")
+    os.rename(src / "pkg" / "role.py", src / "pkg" / "roles" / "role.py")
+    (out / "pkg" / "notes.txt").write_text("not ours")
+    made = compile_mpy.build(str(out), [str(src)])
+    assert sorted(os.path.relpath(m, str(out)) for m in made) == [
+        os.path.join("pkg", "roles", "__init__.mpy"), os.path.join("pkg", "roles", "role.mpy")]
+    assert not (out / "pkg" / "role.mpy").exists()
+    assert (out / "pkg" / "core.mpy").exists() and (out / "pkg" / "notes.txt").exists()
+    r = subprocess.run([mp.micropython_exe(), "-c", "import pkg.roles.role as r; print(r.X)\n"
+                        "try:\n import pkg.role\nexcept ImportError:\n print('gone')"],
+                       env=dict(os.environ, MICROPYPATH=str(out)), capture_output=True, text=True)
+    assert r.stdout.split() == ["role", "gone"], r.stdout + r.stderr
+    shutil.rmtree(src / "pkg" / "roles")
+    compile_mpy.build(str(out), [str(src)])
+    assert not (out / "pkg" / "roles").exists()       # a folder left empty goes too
+
+
 def test_no_lines_build_is_smaller_still_runs_and_rebuilds(tmp_path):
     """--no-lines (NOLINES=1): bytecode without line numbers; a traceback still names the
     function. Switching it rebuilds every file (the flags stamp), in both directions."""
@@ -176,7 +207,9 @@ def test_no_lines_build_is_smaller_still_runs_and_rebuilds(tmp_path):
     assert (out / "lib" / "coap" / "codec.mpy").read_bytes() != code
     a, b = (sum(v for k, v in z.items() if k.endswith(".mpy")) for z in (slim, full))
     assert a < 0.95 * b, (a, b)
-    script = ("import sys\nfrom coap.codec import decode\ntry:\n    decode(b'')\n"
+    # a payload marker with no payload: raised in decode() itself, not in decode_header()
+    script = ("import sys\nfrom coap.codec import decode\n"
+              "try:\n    decode(b'@\\x01\\x00\\x00\\xff')\n"
               "except Exception as e:\n    sys.print_exception(e)\n")
     env = dict(os.environ, MICROPYPATH=".frozen:" + str(out / "lib"))
 
