@@ -78,7 +78,7 @@ def mpy_size(files, march=None):
     return total
 
 
-COAP = ["lib/coap/%s.py" % m for m in ("__init__", "codec", "endpoint", "udp")]
+COAP = ["lib/coap/%s.py" % m for m in ("__init__", "codec", "message", "endpoint", "udp")]
 CLIENT = ["lib/msgin5g/%s.py" % m for m in ("__init__", "ids", "wire", "segment", "registration", "ring",
                                             "client")]
 
@@ -180,7 +180,7 @@ def session_figures():
             line("%s: session at %s" % (board, at), "failed at %s" % r.stage)
 
 
-SENSOR = (["lib/coap/%s.py" % m for m in ("__init__", "codec", "endpoint", "udp", "aio")] +
+SENSOR = (["lib/coap/%s.py" % m for m in ("__init__", "codec", "message", "endpoint", "udp", "aio")] +
           ["lib/msgin5g/%s.py" % m for m in ("__init__", "ids", "wire", "segment", "registration", "ring",
                                              "client", "device", "log", "devconfig", "uri",
                                              "repl", "aiorepl")] +
