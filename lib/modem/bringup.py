@@ -179,6 +179,7 @@ def bringup(link):
     """The whole TS 27.007 bring-up, then the dialect's PDP context: the link is up after it."""
     d = link.d
     yield from wake(link)
+    link.fresh = False          # from now on a boot banner means a new reset
     yield from ok("ATE0")                               # echo off (it is echoed once)
     yield from ok("AT+CMEE=%d" % link.cmee)             # +CME ERROR: numeric 1 / verbose 2
     yield from sim(link)

@@ -87,6 +87,7 @@ class Link:
         self.pdp = False
         self.asleep = False             # the modem said it entered PSM
         self.syncing = False
+        self.fresh = True               # no bring-up has reached the modem since (re)start
         self.woken = False
         self.dbm = self.rsrp = self.imei = self.imsi = self.iccid = self.ip = None
         self.psm_req = self.psm_granted = self.edrx_req = self.edrx_granted = None
@@ -119,6 +120,7 @@ class Link:
         self._fails = 0
         self._retry = None
         self._need = "bringup"
+        self.fresh = True
 
     def sendto(self, data, addr):
         """Queue one datagram to addr ((host, port)); the oldest goes when the queue is full
@@ -132,6 +134,9 @@ class Link:
             raise OSError(_EMSGSIZE, self.error)
         if self.state in ("off", "failed") and self._retry is None:
             raise OSError(_ENOTCONN, "modem link %s" % self.state)
+        if not isinstance(data, bytes):
+            data = bytes(data)      # coap.message sends a view of its scratch buffer: the
+            #                         datagram waits for the modem's prompt, so copy it now
         q = self._q
         if self._qn == len(q):
             self._qh = (self._qh + 1) % len(q)
@@ -329,10 +334,11 @@ class Link:
 
     # ---------------- URCs ----------------
     def _reset_urc(self, line):
-        """A boot banner: the modem restarted (MODEM.md 7). Ignored while we sync (power-on)
-        or before start()."""
-        if self.syncing or self.state == "off" or (self.state == "failed"
-                                                     and self._retry is None):
+        """A boot banner: the modem restarted (MODEM.md 7). Ignored while we sync (power-on),
+        before start() and until a bring-up has reached the modem (one boot prints several:
+        RDY ... SMS Ready / APP RDY)."""
+        if self.syncing or self.fresh or self.state == "off" or (self.state == "failed"
+                                                                   and self._retry is None):
             return
         self.resets += 1
         self._restart("modem reset (%s)" % line)
@@ -344,6 +350,9 @@ class Link:
     def _restart(self, why):
         self._stop_job()
         self._lose_sockets()
+        for s in self.socks:
+            s.used = False              # the reset closed them: nothing to close first
+        self.fresh = True
         self.asleep = False
         self._set_up(False, why)
         self.state = "starting"

@@ -1,5 +1,5 @@
 # heapsize: 20k
-# board-heapsize: 24k
+# board-heapsize: 10k   (unix32, library frozen; measured minimum 8k)
 """modem.codes against MODEM.md's worked examples: +CSQ/+CESQ to dBm, +CEREG fields (SIMCom's
 unpadded ci and empty cause fields, Nordic's URC, the read form), T3412-ext / T3324 / eDRX."""
 from modem.codes import active_bits, active_seconds, cereg, cme_is, cme_text, csq_dbm, \

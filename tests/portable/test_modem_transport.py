@@ -1,5 +1,5 @@
-# heapsize: 100k
-# board-heapsize: 40k
+# heapsize: 96k
+# board-heapsize: 36k   (unix32, library frozen; measured minimum 28k)
 """Datagrams over both socket dialects, byte-exact on the UART (MODEM.md 4, 5, 3.4): open,
 send after the prompt, the data-waiting URC, reads by length with CR/LF/0x1A inside, a
 datagram over 1460 octets refused locally, RAI where the RAT allows it."""
