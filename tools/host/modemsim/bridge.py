@@ -279,15 +279,15 @@ class ModemSim:
 
     def control(self, line):
         """One control command (the control port's datagram, the CLI's --at) -> a dict:
-          pwrkey [MS|low|high]   reset   gap SECONDS   pdp-loss   psm   urc TEXT
+          pwrkey [MS|press|release] (press = line low)   reset   gap SECONDS   pdp-loss   psm   urc TEXT
           between TEXT (a URC between the next info line and OK)   set KNOB=VALUE ...
           sim ready|missing|pin   deny on|off   counters   state"""
         word, _, rest = line.strip().partition(" ")
         word, rest = word.lower(), rest.strip()
         try:
             if word == "pwrkey":
-                if rest in ("low", "high"):
-                    self.pwrkey_level(0 if rest == "low" else 1)
+                if rest in ("low", "high", "press", "release"):
+                    self.pwrkey_level(0 if rest in ("low", "press") else 1)
                 else:
                     self.pwrkey(float(rest) if rest else None)
             elif word == "reset":
