@@ -20,12 +20,17 @@ class Echo:
         while True:
             await self.ev.wait()
             self.ev.clear()
-            while self.todo:
-                m = self.todo.pop(0)
-                o = m["oriAddr"]
-                app = m.get("appId")
-                self.client.send(o["addr"], m["payload"], dest_type=o["addrType"],
-                                 app_id=int(app) if app is not None else None)
+            self.flush()
+
+    def flush(self):
+        # Not in run(): a coroutine's frame lives on, and its stack would keep the last
+        # message (and its payload, 5 KB for a segmented one) until the next one comes.
+        while self.todo:
+            m = self.todo.pop(0)
+            o = m["oriAddr"]
+            app = m.get("appId")
+            self.client.send(o["addr"], m["payload"], dest_type=o["addrType"],
+                             app_id=int(app) if app is not None else None)
 
 
 def start(dev):
