@@ -301,6 +301,16 @@ def test_bg95_udp_exchange():
     assert at(m, "AT+QIDEACT=1") == ok()
 
 
+def test_async_delay():
+    m = modem("bg95", async_delay=0.5)
+    at(m, "AT+QIACT=1")
+    assert at(m, 'AT+QIOPEN=1,0,"UDP","127.0.0.1",5683') == ok()
+    advance(m, 0.45)
+    assert m.read() == b""
+    advance(m, 0.1)
+    assert m.read() == b"\r\n+QIOPEN: 0,0\r\n"
+
+
 def test_bg95_open_errors():
     m = modem("bg95")
     assert at(m, 'AT+QIOPEN=1,0,"UDP","127.0.0.1",5683') == ok() + b"\r\n+QIOPEN: 0,561\r\n"
@@ -435,7 +445,9 @@ def test_psm_sim7080_silent_until_pwrkey():
     assert at(m, "AT") == ok() and m.registered()
     c = m.counters
     assert (c["psm_requested"], c["psm_granted"], c["psm_wakes"]) == (1, 1, 1)
-    advance(m, 10.1)                            # T3324 again: back to sleep
+    advance(m, 2.0 + 9.9)                       # connected after the wake, then T3324
+    assert m.mode == "cmd"
+    advance(m, 0.2)
     assert m.mode == "psm"
 
 

@@ -619,12 +619,14 @@ class Modem:
     def wake(self):
         """PWRKEY / PON_TRIG in PSM: the UART answers again; the modem is still registered with
         its PDP context and sockets (PSM keeps the NAS state; that the socket layer survives
-        is our choice, MODEM.md is silent). T3324 then runs again."""
+        is our choice, MODEM.md is silent). Leaving PSM the modem signals the network (TS 24.301
+        5.3.11: a TAU or service request), so it is connected for rrc_inactivity, then T3324
+        runs again before the next PSM."""
         self.mode = "cmd"
         self.counters["psm_wakes"] += 1
         for t in self.psm_exit_urcs():
             self.urc(t)
-        self._arm_psm()
+        self.traffic()
 
     # ----- datagrams ------------------------------------------------------------------------------
     def uplink(self, sock, data, addr, rai=0):

@@ -17,6 +17,8 @@ import tty
 
 from . import make_modem
 
+PENDING_MAX = 65536     # octets of modem output kept while nobody reads the pty
+
 
 class ModemSim:
     """with ModemSim("bg95", reg_delay=0.1) as sim: open(sim.path, ...) ... sim.counters()"""
@@ -169,7 +171,9 @@ class ModemSim:
             self.modem.deliver(key, data, addr[:2])
 
     def _collect(self):
-        self._pending += self.modem.read()
+        out = self.modem.read()
+        room = PENDING_MAX - len(self._pending)
+        self._pending += out[:max(0, room)]    # a UART nobody reads loses what does not fit
 
     def _write(self):
         try:
