@@ -425,6 +425,39 @@ def test_pdp_loss_bg95():
     assert at(m, "AT+QIACT=1") == ok()
 
 
+@pytest.mark.parametrize("dial", ["ATD*99#", "ATD*99***1#", 'AT+CGDATA="PPP",1'])
+def test_ppp_connect_escape_and_hangup(dial):
+    m = modem("bg95")
+    assert at(m, dial) == b"\r\nCONNECT 150000000\r\n"
+    assert at(m, "AT") == b"" and m.mode == "ppp"          # PPP now: no AT, no echo
+    m.feed(b"\x7e\xff\x7d\x23+++\x7e")                # '+' inside frames is data
+    advance(m, 1.5)
+    assert m.read() == b""
+    advance(m, 1.0)                                      # 1 s of silence ...
+    m.feed(b"+++")
+    advance(m, 0.5)
+    assert m.read() == b""
+    advance(m, 0.6)                                      # ... and 1 s after: command mode
+    assert m.read() == b"\r\nOK\r\n" and at(m, "AT") == ok()
+    assert at(m, "ATO") == b"\r\nCONNECT 150000000\r\n" and m.mode == "ppp"
+    advance(m, 1.1)
+    m.feed(b"+++")
+    advance(m, 1.1)
+    assert at(m, "ATH") == b"\r\nOK\r\n" * 2               # the escape's OK, then ATH's
+    assert at(m, "ATO") == b"\r\nNO CARRIER\r\n"
+    assert m.counters["ppp_octets"] == 3 + 8 + 3 + 3
+
+
+def test_ppp_without_network_and_pdp_loss():
+    m = modem(deny=True)
+    assert at(m, "ATD*99#") == b"\r\nNO CARRIER\r\n"
+    assert at(m, "ATD123;") == b"\r\nERROR\r\n"
+    m = modem()
+    at(m, "ATD*99***1#")
+    m.pdp_loss()
+    assert m.read() == b"\r\nNO CARRIER\r\n" and m.mode == "cmd"
+
+
 # ----- power saving --------------------------------------------------------------------------------
 def test_psm_sim7080_silent_until_pwrkey():
     m = modem(rrc_inactivity=2.0)

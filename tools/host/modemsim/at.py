@@ -36,6 +36,7 @@ COUNTERS = (
     "rai_marks", "rai_ignored",            # uplinks marked with RAI (ignored: not on NB-IoT)
     "psm_requested", "psm_granted", "edrx_requested", "edrx_granted",
     "psm_entries", "psm_wakes", "resets", "connected_ms",   # connected_ms: RRC connected time
+    "ppp_octets",                          # host octets swallowed in PPP data mode
 )
 
 KNOBS = {   # name: default; set at construction or later with Modem.set(**knobs)
@@ -115,6 +116,8 @@ def split_commands(body):
             while j < n and (quoted or body[j] != ";"):
                 quoted ^= body[j] == '"'
                 j += 1
+        elif c in "Dd":         # D takes the rest of the line: its dial string (V.250 6.3.1)
+            j = n
         elif c == "&" or c.isalpha():
             j += c == "&"
             while j < n and body[j].isdigit():
@@ -268,6 +271,9 @@ class Modem:
                 i += take
                 if len(self._data) == self._need:
                     self._data_done()
+            elif self.mode == "ppp":
+                self._feed_ppp(data[i:])
+                return
             elif self.mode == "ctrlz":
                 b = data[i]
                 i += 1
@@ -401,6 +407,75 @@ class Modem:
             self._data_end()
             self._line("ERROR")
 
+    # ----- PPP: as far as CONNECT and the escape (MODEM.md 6) -----------------------------------
+    def at_D(self, kind, args):
+        """ATD*99#, ATD*99***<cid>#: CONNECT, then the UART carries PPP. The simulator has no
+        PPP peer: frames are swallowed (ppp_octets); +++ with 1 s guard times returns to
+        command mode (OK), ATO goes back (CONNECT), ATH ends the call (OK)."""
+        dial = args[0].strip().upper()
+        if not (dial.startswith("*99") and dial.endswith("#")):
+            raise AtError()     # voice and other calls are not simulated
+        return self._connect()
+
+    def at_CGDATA(self, kind, args):
+        if kind == "test":
+            return ['+CGDATA: ("PPP")']
+        if kind != "set" or args[0].upper() != "PPP":
+            raise AtError()
+        return self._connect()
+
+    def _connect(self):
+        if not self.on_air():
+            self._final([], "NO CARRIER")
+            return DONE
+        self.ppp_call = True
+        self._final([], "CONNECT 150000000")     # the rate is our choice
+        self._enter_ppp()
+        return DONE
+
+    def _enter_ppp(self):
+        self.mode = "ppp"
+        self._plus, self._ppp_last = 0, self.clock()
+
+    def _feed_ppp(self, data):
+        self.counters["ppp_octets"] += len(data)
+        now = self.clock()
+        for b in data:
+            if b == 0x2B and self._plus < 3 and (self._plus or now - self._ppp_last >= 1.0):
+                self._plus += 1
+                if self._plus == 3:
+                    self._esc_at = now
+                    self.after(1.0, self._escape, tag="esc")
+            else:
+                self._plus = 0
+                self.cancel("esc")
+            self._ppp_last = now
+
+    def _escape(self):
+        if self.mode == "ppp" and self._plus == 3 and self._ppp_last == self._esc_at:
+            self.mode = "cmd"
+            self._plus = 0
+            self._line("OK")
+
+    def at_O(self, kind, args):
+        if not self.ppp_call:
+            self._final([], "NO CARRIER")
+            return DONE
+        self._final([], "CONNECT 150000000")
+        self._enter_ppp()
+        return DONE
+
+    def at_H(self, kind, args):
+        self.ppp_call = False
+
+    def ppp_drop(self):
+        """The data call is gone (PDP lost, radio off): NO CARRIER."""
+        if self.ppp_call:
+            self.ppp_call = False
+            if self.mode == "ppp":
+                self.mode = "cmd"
+            self.urc("NO CARRIER")
+
     # ----- power ---------------------------------------------------------------------------------
     def boot(self):
         """Power on or reset: sockets and PDP gone, echo on, start-up URCs, then registration."""
@@ -421,7 +496,7 @@ class Modem:
         self.stat = 0
         self.gap_until = 0
         self.rrc = False
-        self.rai_next = 0
+        self.ppp_call = False
         self._release_after_dl = False
         self.apn = getattr(self, "apn", "")     # in the modem's NV memory: kept
         self.reset_model()
@@ -726,7 +801,11 @@ class Modem:
         pass
 
     def pdp_loss(self):
-        """The network drops the PDP context (dialect: URCs, sockets)."""
+        """The network drops the PDP context: a PPP call ends, then the dialect's URCs."""
+        self.ppp_drop()
+        self.drop_pdp()
+
+    def drop_pdp(self):
         raise NotImplementedError
 
     # ----- state for tests and the control port ---------------------------------------------------
@@ -835,6 +914,7 @@ class Modem:
         old, self.cfun = self.cfun, fun
         info = []
         if fun != 1 and old == 1:
+            self.ppp_drop()
             self._release()
             info = self.radio_off(fun)
         if fun == 1 and old != 1:

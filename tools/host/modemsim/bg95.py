@@ -100,7 +100,7 @@ class Bg95(Modem):
                 sock.broken = True
         self.pdp = {c: ip for c, ip in self.pdp.items() if c not in ctxs}
 
-    def pdp_loss(self):
+    def drop_pdp(self):
         """`+QIURC: "pdpdeact",<ctx>`; the sockets on it stay allocated but dead until the
         host closes them (MODEM.md 5)."""
         ctxs = sorted(self.pdp)

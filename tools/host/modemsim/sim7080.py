@@ -94,7 +94,7 @@ class Sim7080(Modem):
                     self.urc("+CASTATE: %d,0" % sock.key)
         self.pdp = {}
 
-    def pdp_loss(self):
+    def drop_pdp(self):
         """The network drops the context: `+APP PDP: <n>,DEACTIVE`, then `+CASTATE: <cid>,0`
         for each socket on it (the order is our choice)."""
         self.pdp_gone(castate=True)
