@@ -48,7 +48,7 @@ def ok(*lines):
     return b"".join(b"\r\n" + ln + b"\r\n" for ln in lines) + b"\r\nOK\r\n"
 
 
-# ----- timer codings ---------------------------------------------------------------------------
+# ----- timer codings -----------------------------------------------------------------------------
 def test_timer_codings():
     assert tau_seconds("00100001") == 3600 and tau_seconds("00000110") == 3600
     assert tau_seconds("01000111") == 70 * 3600 and tau_seconds("11100000") is None
@@ -58,7 +58,7 @@ def test_timer_codings():
     assert edrx_seconds("0010") == 20.48 and edrx_seconds("1111") == 10485.76
 
 
-# ----- framing, echo, errors ----------------------------------------------------------------------
+# ----- framing, echo, errors ---------------------------------------------------------------------
 @pytest.mark.parametrize("model,banner", [
     ("sim7080", b"\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\nSMS Ready\r\n"),
     ("bg95", b"\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\nAPP RDY\r\n")])
@@ -116,7 +116,7 @@ def test_signal():
     assert at(m, "AT+CESQ") == ok(b"+CESQ: 99,99,255,255,255,255")
 
 
-# ----- registration --------------------------------------------------------------------------------
+# ----- registration ------------------------------------------------------------------------------
 def test_cereg_progression_sim7080():
     m = modem(reg_delay=2.0)
     assert at(m, "AT+CEREG=2") == ok()
@@ -190,7 +190,7 @@ def test_interleaved_urcs():
     assert at(m, "AT+CGSN") == ok(b"869951040000017", b'+CGEV: "ME PDN ACT 1"')
 
 
-# ----- SIM7080 sockets ------------------------------------------------------------------------------
+# ----- SIM7080 sockets ---------------------------------------------------------------------------
 def sim7080_socket(m, extra=""):
     assert at(m, "AT+CNACT=0,1") == ok() + b"\r\n+APP PDP: 0,ACTIVE\r\n"
     return at(m, 'AT+CAOPEN=0,0,"UDP","127.0.0.1",5683%s' % extra)
@@ -269,7 +269,7 @@ def test_sim7080_input_time():
     assert m.net.sent == [] and at(m, "AT") == ok()     # back in command mode
 
 
-# ----- BG95 sockets ---------------------------------------------------------------------------------
+# ----- BG95 sockets ------------------------------------------------------------------------------
 def bg95_socket(m, tail=""):
     assert at(m, 'AT+QICSGP=1,1,"iot.example","","",1') == ok()
     assert at(m, "AT+QIACT=1") == ok()
@@ -360,7 +360,7 @@ def test_bg95_qisendex_and_rai():
     assert not m.rrc
 
 
-# ----- knobs: gaps, resets, PDP loss ------------------------------------------------------------------
+# ----- knobs: gaps, resets, PDP loss -------------------------------------------------------------
 @pytest.mark.parametrize("model", ["sim7080", "bg95"])
 def test_coverage_gap(model):
     m = modem(model)
@@ -458,7 +458,7 @@ def test_ppp_without_network_and_pdp_loss():
     assert m.read() == b"\r\nNO CARRIER\r\n" and m.mode == "cmd"
 
 
-# ----- power saving --------------------------------------------------------------------------------
+# ----- power saving ------------------------------------------------------------------------------
 def test_psm_sim7080_silent_until_pwrkey():
     m = modem(rrc_inactivity=2.0)
     assert at(m, "AT+CPSMSTATUS=1;+CEREG=4") == ok()
@@ -504,7 +504,8 @@ def test_psm_bg95_pin_levels_and_traffic_keeps_awake():
 def test_psm_refused_and_rai_shortens_wake():
     m = modem(grant_psm=False)
     at(m, "AT+CEREG=4")
-    assert at(m, 'AT+CPSMS=1,,,"00100001","00000000"') == ok() + b'\r\n+CEREG: 1,"5B57","195071B",7\r\n'
+    assert at(m, 'AT+CPSMS=1,,,"00100001","00000000"') == \
+        ok() + b'\r\n+CEREG: 1,"5B57","195071B",7\r\n'
     assert at(m, "AT+CPSMRDP") == ok(b"+CPSMRDP: 1,0,3600,0,0,3240")
     advance(m, 60)
     assert m.mode == "cmd" and m.counters["psm_granted"] == 0

@@ -243,7 +243,8 @@ class Modem:
         if isinstance(text, Raw):
             self._emit(text)
             return
-        self._emit(b"\r\n" + (text if isinstance(text, bytes) else text.encode("latin-1")) + b"\r\n")
+        line = text if isinstance(text, bytes) else text.encode("latin-1")
+        self._emit(b"\r\n" + line + b"\r\n")
 
     def urc(self, text):
         """An unsolicited result code, now (nothing while the modem sleeps or is off). One
@@ -613,7 +614,8 @@ class Modem:
         f = [str(self.stat)]
         if n >= 2:
             f += ['"%s"' % self.TAC, '"%s"' % self.CI, str(self.act())] if reg else ["", "", ""]
-            f += ["0", "15"] if n in (3, 5) and self.stat == 3 else ["", ""]  # 15: no suitable cells
+            # cause type 0, EMM cause 15 "no suitable cells in tracking area" when denied
+            f += ["0", "15"] if n in (3, 5) and self.stat == 3 else ["", ""]
             if n >= 4 and reg and self.nw_active is not None:
                 f += ['"%s"' % self.nw_active, '"%s"' % self.nw_tau]
             while f[-1] == "":
@@ -819,7 +821,7 @@ class Modem:
             "edrx": {"mode": self.edrx_mode, "req": dict(self.edrx), "nw": self.edrx_nw},
         }
 
-    # ----- TS 27.007 / V.250 commands both dialects have --------------------------------------------
+    # ----- TS 27.007 / V.250 commands both dialects have -----------------------------------------
     def at_E(self, kind, args):
         if args[0] not in ("", "0", "1"):
             raise AtError()

@@ -283,7 +283,8 @@ class ModemSim:
 
     def control(self, line):
         """One control command (the control port's datagram, the CLI's --at) -> a dict:
-          pwrkey [MS|press|release] (press = line low)   reset   gap SECONDS   pdp-loss   psm   urc TEXT
+          pwrkey [MS|press|release] (press = line low)   reset   gap SECONDS   pdp-loss
+          psm   urc TEXT
           between TEXT (a URC between the next info line and OK)   set KNOB=VALUE ...
           sim ready|missing|pin   deny on|off   counters   state"""
         word, _, rest = line.strip().partition(" ")

@@ -1,6 +1,6 @@
-"""PSM and eDRX timer codings (MODEM.md 3.1, 3.3): 8-bit strings "uuuvvvvv" and 4-bit eDRX values."""
+"""PSM and eDRX timer codings (MODEM.md 3.1, 3.3): 8-bit strings "uuuvvvvv", 4-bit eDRX values."""
 
-# Requested_Periodic-TAU = T3412 extended (GPRS Timer 3), unit bits 8-6 -> seconds; None = deactivated.
+# Requested_Periodic-TAU = T3412 extended (GPRS Timer 3): unit bits 8-6 -> seconds (None: off).
 TAU_UNITS = (600, 3600, 36000, 2, 30, 60, 1152000, None)
 # Requested_Active-Time = T3324 (GPRS Timer 2): 000 2 s, 001 1 min, 010 decihours, 111 deactivated,
 # any other unit is read as 1 min (MODEM.md 3.1).
