@@ -182,6 +182,18 @@ class Board:
         import machine
         machine.deepsleep(ms)
 
+    def rtc_memory(self):
+        """An object with memory([data]) that keeps a few hundred octets through deep sleep
+        (machine.RTC on ESP32), or None: the sleep record then goes to a file."""
+        return None
+
+    def woke_from_deepsleep(self):
+        """True after a wake from deep sleep, False after power-on or another reset, None
+        where the port cannot tell (the sleep record alone decides)."""
+        import machine
+        c = getattr(machine, "DEEPSLEEP_RESET", None)
+        return None if c is None else machine.reset_cause() == c
+
     def reset(self):
         import machine
         machine.reset()

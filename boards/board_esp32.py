@@ -30,6 +30,10 @@ class Board(_Board):
         self._led[0] = _COLOURS.get(self.state, (8, 8, 8)) if on else (0, 0, 0)
         self._led.write()
 
+    def rtc_memory(self):
+        import machine
+        return machine.RTC()      # RTC slow memory: 2 KB kept through deep sleep
+
     def button_held(self):
         from machine import Pin
         return Pin(self.button_pin, Pin.IN, Pin.PULL_UP).value() == 0

@@ -25,7 +25,15 @@ class Board(_Board):
         return SoftWDT(timeout_ms)
 
     def deepsleep(self, ms):
-        self.slept_ms = ms       # records only: the process carries on
+        """A board's deep sleep resets it: here the process says `SLEEP <ms>` and ends with
+        status 0 (the device saved its state before); whoever started it (tools/sim.py, a
+        test, a shell loop) starts it again after ms."""
+        self.slept_ms = ms
+        print("SLEEP %d" % ms)
+        raise SystemExit(0)
+
+    def woke_from_deepsleep(self):
+        return None              # a process cannot tell: the sleep record decides
 
     def reset(self):
         raise SystemExit(0)

@@ -60,6 +60,9 @@ def main(argv):
         asyncio.run(dev.main())
     except KeyboardInterrupt:
         pass
+    except SystemExit:      # the unix board's deep sleep ends the process (SLEEP <ms>)
+        if not dev.asleep:
+            raise
     finally:
         _stop(dev)
     return 0
@@ -70,6 +73,8 @@ def _stop(dev):
     # manager's stop), and on the unix port every SIGINT raises KeyboardInterrupt wherever the
     # program is. Absorb them: dev.shutdown() resumes its bounded DEREG, and the final STATUS
     # line is printed all the same, before main() returns 0. (tools/ue passes one stop on.)
+    if dev.asleep:          # deep sleep (deepSleep): registered on, state saved, no STATUS
+        return
     line = None
     while True:
         try:

@@ -44,6 +44,8 @@ class Out:
     """One queued uplink request: a message (or all segments of one), a report, a topic
     request. Sent one body at a time, in order."""
 
+    rereg = False               # re-registered once for it after a 4.03 without body
+
     def __init__(self, kind, bodies, msg_id, cb=None, store=None):
         self.kind = kind
         self.bodies = bodies
@@ -79,6 +81,8 @@ class Client:
         self._due = None          # registration timer (retry, re-registration)
         self._ka_due = None       # keep-alive ping timer
         self._ping = None
+        self.reg_ms = None        # clock of the last successful registration
+        self.last_io = None       # clock of the last response or downlink (early sleep)
         self._q = []              # queued Out, FIFO (PC-39)
         self._cur = None          # Out whose body is in flight
         self._req = None          # CoAP request in flight (REG, DEREG or _cur's body)
@@ -249,9 +253,10 @@ class Client:
         was_new = code == 0x41
         state, action = reg_outcome(code or 0, r.error)
         self._log("REG -> %s %s", _cs(code) if code else r.error, state)
-        now = self.ep.clock()
+        now = self.last_io = self.ep.clock()
         if state == REGISTERED:
             self.state = REGISTERED
+            self.reg_ms = now
             self.count["registrations"] += 1
             self.backoff.reset()
             self._small = False
@@ -295,6 +300,38 @@ class Client:
 
         self.ep.request(self.server, _POST, "msgin5g", wire.encode(wire.dereg(self.id)),
                         cf=_CF_JSON, options=self._hopt, callback=fin)
+
+    # ------------------------------------------------------------ deep sleep (issue 13)
+    def resume(self, left_ms, seen=(), reports=()):
+        """Carry on after deep sleep: the msgIds and awaited reports kept from before it, and,
+        when left_ms > 0, the registration made before it (REGISTERED without a REG; the next
+        one due in left_ms, PC-17). Returns True if the registration was taken up. A server
+        that no longer knows us answers 4.03 without body: re-register, send again (_on_out)."""
+        now = self.ep.clock()
+        for a, b, age_ms in seen:
+            self._seen.restore(a, b, age_ms, now)
+        for mid, dest in reports:
+            self._reports[mid] = dest
+        if left_ms <= 0:
+            return False
+        self.state = REGISTERED
+        self._due = time.ticks_add(now, left_ms)
+        self.count["resumed"] = self.count.get("resumed", 0) + 1
+        self._pump(now)
+        self.ep.kick()
+        return True
+
+    def snapshot(self):
+        """(registered, [(a, b, age_ms)] msgIds seen, [(msgId, dest)] awaited reports): what
+        resume() takes after deep sleep."""
+        return (self.state == REGISTERED, self._seen.export(self.ep.clock()),
+                list(self._reports.items()))
+
+    def idle(self, reports=False):
+        """Nothing queued, in flight, collected or reassembled, no registration under way
+        (and with reports=True no delivery report awaited): a duty-cycled device may sleep."""
+        return not (self._q or self._req is not None or self._aggr or len(self.reasm) or
+                    self.state == REGISTERING or (reports and self._reports))
 
     def _ka_arm(self, now):
         self._ka_due = time.ticks_add(now, self.keepalive_ms) if self.keepalive_ms else None
@@ -346,7 +383,7 @@ class Client:
         out = self._cur
         if out is None:
             return
-        now = self.ep.clock()
+        now = self.last_io = self.ep.clock()
         code = r.code
         resp = None
         if r.response and r.response.payload:
@@ -385,8 +422,14 @@ class Client:
             out.bodies = self._bodies(out.msg_id, payload, max(self.seg // 2, 64), kw)
             return
         cause = resp.get("failureCause") if resp else None
-        if code == _FORBIDDEN and resp is None and self.state == REGISTERED:
-            self._register()   # PC-24: 4.03 without body -> re-register once
+        if code == _FORBIDDEN and resp is None and self.state == REGISTERED and not out.rereg:
+            # PC-24/PC-15: 4.03 without body = the server does not know us (it lost our
+            # registration, or we woke from deep sleep at another address): re-register
+            # once, then send the same request (same msgId) again
+            out.rereg = True
+            self._cur = None
+            self._register()
+            return
         if out.kind in (wire.TOPICUNSUB,) and code == _NOT_FOUND:
             return self._done(out, ACCEPTED, None)  # PC-33: was not subscribed
         self._done(out, FAILED, cause or _CAUSES.get(code) or _cs(code))
@@ -431,6 +474,7 @@ class Client:
     def _downlink(self, req):
         # Requests queued while handling go out after our response, on the next tick.
         self._rx = True
+        self.last_io = self.ep.clock()
         try:
             return self._downlink2(req)
         finally:

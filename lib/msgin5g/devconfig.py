@@ -40,7 +40,10 @@ KEYS (the README copies this table):
 | `repl` | bool | `false` | run the asyncio REPL task (type `status()`, `send(...)` while the app runs) |
 | `watchdogMs` | int >= 0 | `0` | hardware watchdog timeout, fed from its own task; 0 = off |
 | `journal` | string (path) | none | persistent outbound queue file: what send() accepted survives power loss |
-| `deepSleep` | bool | `false` | sensor app: one reading per wake-up, then `machine.deepsleep` for `periodSec` (duty cycle) |
+| `deepSleep` | bool | `false` | sensor app: one reading per wake-up, then `machine.deepsleep` for `periodSec` (duty cycle); registered on across the sleep (msgin5g.dutycycle) |
+| `awakeSec` | int 0-3600 | `2` | with `deepSleep`: stay awake this long after the last exchange for downlinks stored while asleep; 0 = sleep as soon as the last response is in |
+| `regTrustSec` | int >= 0 | `reRegPeriodSec` | with `deepSleep`: how long a registration is taken up again after a wake without a new REG; 0 = REG on every wake |
+| `stateFile` | string (path) | config path with `.state` for `.json` | with `deepSleep`: the sleep record's file where the board has no RTC memory (the unix port: always) |
 | `aggrWindowSec` | int 1-3600 | `5` | with `aggregateTx`: how long small messages to one destination are collected (PC-29) |
 | `configServer` | URI | none | SEAL configuration server (PC-13): with `ueId`, `server`/`ueServiceId`/`segmentSize` are fetched at boot (a pre-configured `server` and `ueServiceId` are the fallback on 4.04) |
 """
@@ -110,6 +113,9 @@ SCHEMA = {
     "configServer": (_URI, None, None, None),
     "aggrWindowSec": (_INT, (1, 3600), 5, None),
     "deepSleep": (_BOOL, None, False, None),
+    "awakeSec": (_INT, (0, 3600), 2, None),
+    "regTrustSec": (_INT, (0, None), None, None),
+    "stateFile": (_STR, None, None, None),
 }
 
 
@@ -231,6 +237,8 @@ def validate(d):
             _fail("pins", "'%s': pins are led, button, sensor, each a pin number or name" % k)
     if out["role"] == "gateway" and out["gatewayPort"] == out["gatewayL3Port"]:
         _fail("gatewayL3Port", "must differ from gatewayPort")
+    if out["regTrustSec"] is None:
+        out["regTrustSec"] = out["reRegPeriodSec"]
     return out
 
 
@@ -245,4 +253,7 @@ def load(path):
         d = json.loads(text)
     except ValueError as e:
         raise ConfigError("config: '%s' is not valid JSON: %s" % (path, e))
-    return validate(d)
+    out = validate(d)
+    if out["stateFile"] is None:    # next to the config: /config.json -> /config.state
+        out["stateFile"] = (path[:-5] if path.endswith(".json") else path) + ".state"
+    return out

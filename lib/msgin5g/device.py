@@ -49,6 +49,8 @@ def compact_heap(share=16):
 
 class Device:
     current = None
+    duty = None             # msgin5g.dutycycle.DutyCycle with deepSleep
+    asleep = False          # set when it goes to deep sleep: no DEREG, no STATUS
 
     def __init__(self, cfg, board=None, secrets=None):
         compact_heap()
@@ -56,6 +58,9 @@ class Device:
         self.board = board
         self.secrets = secrets or {}
         self.t0 = time.ticks_ms()
+        if cfg.get("deepSleep") and cfg["role"] == "ue":
+            from msgin5g.dutycycle import DutyCycle
+            self.duty = DutyCycle(self)   # loads the sleep record: the port to bind again
         self.ep = self._endpoint(self.secrets)
         self.client = None
         self.app = None
@@ -163,7 +168,8 @@ class Device:
         log.info("link %s", "up" if up else "down")
         c = self.client
         if up and c is not None and hasattr(c, "start"):
-            c.start()
+            if self.duty is None or not self.duty.resume(c):   # woke from deep sleep
+                c.start()
             self.ep.kick()
 
     async def main(self):
@@ -187,7 +193,8 @@ class Device:
         if self.cfg.get("topics"):
             c.subscribe(self.cfg["topics"])   # queued until registered (PC-39)
         if self.wifi is None or self.wifi.up:
-            c.start()
+            if self.duty is None or not self.duty.resume(c):   # woke from deep sleep
+                c.start()
         await self._client_timer()
 
     async def _configure(self):

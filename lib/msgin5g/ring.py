@@ -68,3 +68,23 @@ class Seen:
         self.t[i] = now
         self.next = (i + 1) % len(sa)
         return False
+
+    def export(self, now):
+        """[(a, b, age_ms)] of the IDs still within ttl_ms, oldest first: what a device keeps
+        across deep sleep (msgin5g.sleepstate)."""
+        out = []
+        n = len(self.a)
+        for j in range(n):
+            i = (self.next + j) % n
+            age = time.ticks_diff(now, self.t[i])
+            if self.a[i] >= 0 and age < self.ttl:
+                out.append((self.a[i], self.b[i], age))
+        return out
+
+    def restore(self, a, b, age_ms, now):
+        """Remember an ID kept by export() (age_ms old at now)."""
+        i = self.next
+        self.a[i] = a
+        self.b[i] = b
+        self.t[i] = time.ticks_add(now, -age_ms)
+        self.next = (i + 1) % len(self.a)

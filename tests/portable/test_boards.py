@@ -177,8 +177,8 @@ def test_unix_board():
     w.feed()
     assert w.feeds == 2 and w.timeout_ms == 100
     assert not w.expired(w.last + 100) and w.expired(w.last + 101)
-    b.deepsleep(5000)
-    assert b.slept_ms == 5000
+    raises(SystemExit, b.deepsleep, 5000)     # prints SLEEP 5000: the process ends
+    assert b.slept_ms == 5000 and b.rtc_memory() is None and b.woke_from_deepsleep() is None
     assert not b.button_held()
     b.button = True
     assert b.button_held()

@@ -172,6 +172,7 @@ class M5Server:
         self._locks = {}
         self._tasks = set()
         self._flushing = set()
+        self._woke = {}  # UE Service ID -> Event set by its next uplink (see _attempt)
         self.counters = collections.Counter()
         self._seen_ids = {}  # (UE Service ID, msgId) of recent uplink MSGs, oldest first
         self.codes = collections.Counter()
@@ -414,6 +415,7 @@ class M5Server:
         if reg.remote != remote:
             raise Reject("4.03", "oriAddr is not the UE registered from this address")
         reg.seen = time.time()
+        self._awake(a)
         if not reg.reachable or self.store.get(a):
             reg.reachable = True  # it just talked to us
             self.spawn(self.flush(a))
@@ -446,7 +448,7 @@ class M5Server:
 
         self.counters["downlinks"] += 1
         try:
-            resp = await request()
+            resp = await self._attempt(ue_id, request)
             for _ in range(self.busy_retries):
                 if resp.code != Code.SERVICE_UNAVAILABLE or self.regs.get(ue_id) is not reg:
                     break
@@ -476,6 +478,29 @@ class M5Server:
             if self.regs.get(ue_id) is reg:
                 reg.reachable = False
         return res
+
+    async def _attempt(self, ue_id, request):
+        """One downlink request. A UE that sends anything meanwhile is awake (a duty-cycled
+        UE just woke from deep sleep; a retransmission may be due only in tens of seconds,
+        after it sleeps again): the request is dropped and sent again at once, new MID and
+        token (the UE drops a copy it already took by msgId, PC-26), at most 3 times."""
+        for _ in range(3):
+            ev = self._woke.setdefault(ue_id, asyncio.Event())
+            fut = asyncio.ensure_future(request())
+            w = asyncio.ensure_future(ev.wait())
+            await asyncio.wait((fut, w), return_when=asyncio.FIRST_COMPLETED)
+            if fut.done():
+                w.cancel()
+                return fut.result()
+            fut.cancel()
+            self.counters["downlink_wake_resends"] += 1
+        return await request()
+
+    def _awake(self, ue_id):
+        """ue_id just sent an uplink: downlinks waiting for its answer go again now."""
+        ev = self._woke.pop(ue_id, None)
+        if ev is not None:
+            ev.set()
 
     def send_control(self, ue_id, body, what):
         """Fire-and-forget downlink of IMDN / MSGRESP / SEGREC / SEGCONFIR."""
@@ -688,6 +713,7 @@ class M5Server:
         reg.max_seg = ms
         reg.reachable = True
         reg.seen = now
+        self._awake(ue)
         self.counters["registrations"] += 1
         if self.store.get(ue):
             self.spawn(self.flush(ue))
