@@ -351,7 +351,7 @@ class Client:
         d, app_id, report, prio, sf, exp = kw
         if len(payload) <= size:
             return [wire.msg(self.me, d, msg_id, payload, app_id, report, prio, sf, exp)]
-        return segment.segments(self.me, d, msg_id, payload, size, app_id, report, prio, sf, exp)
+        return segment.Segments(self.me, d, msg_id, payload, size, app_id, report, prio, sf, exp)
 
     def _enqueue(self, out):
         if len(self._q) >= self.queue_max:

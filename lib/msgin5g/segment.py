@@ -3,7 +3,7 @@
 Plain state machines: the current time `now` (a time.ticks_ms() value) is passed in and
 compared with time.ticks_diff, so they work across tick wrap and run without a clock.
 
-Sender:   size = eff_segment_size(...); segs = segments(ori, dest, seg_id, payload, size)
+Sender:   size = eff_segment_size(...); segs = Segments(ori, dest, seg_id, payload, size)
           hold = SegmentHold(); hold.hold(segs, now); on SEGREC: hold.resend(...);
           on SEGCONFIR: hold.confirm(seg_id); periodically hold.expire(now).
 Receiver: r = Reassembler(); r.add(decoded_segment, now) per segment (each written into
@@ -48,23 +48,55 @@ def split(payload, size):
     return [mv[i:i + size] for i in range(0, n, size)] or [mv[0:0]]
 
 
-def segments(ori, dest, seg_id, payload, size, app_id=None, report=False, priority=None,
-             store_fwd=False, expire=None, new_id=ids.new_msg_id):
-    """The MSG dicts of a segmented message (PC-31).
+class Segments:
+    """The segments of one message (PC-31) as a sequence: segs[i] is the MSG dict of segment
+    i + 1, built when asked for. A segmented message queued or held for SEGREC costs its
+    payload and the msgIds given out, not a dict per segment (10 of them for 5 KB: 2.6 KB on
+    a 32-bit board). A segment keeps the msgId it got first: built again, it is the same.
 
     seg_id = the msgId the unsegmented message would have had; each segment gets a fresh
     msgId from new_id(). totalSegCount and delivStReqInd go in segment 1 only,
     lastSegFlag in the last only; appId, addresses, priority and store-and-forward in all.
+    ValueError for more than 128 segments or a size below 1.
     """
-    chunks = split(payload, size)
-    n = len(chunks)
-    return [wire.msg(ori, dest, new_id(), c, app_id, report and i == 1, priority, store_fwd,
-                     expire, seg_id, i, n if i == 1 else None, i == n)
-            for i, c in zip(range(1, n + 1), chunks)]
+
+    def __init__(self, ori, dest, seg_id, payload, size, app_id=None, report=False,
+                 priority=None, store_fwd=False, expire=None, new_id=ids.new_msg_id):
+        if size < 1:
+            raise ValueError("segment size < 1")
+        self.data = memoryview(payload)
+        n = len(self.data)
+        if n > size * MAX_SEGS:
+            raise ValueError("more than 128 segments")
+        self.size = size
+        self.n = (n + size - 1) // size or 1  # an empty payload is one empty segment
+        self.ids = [None] * self.n
+        self.seg_id = seg_id
+        self.head = (ori, dest, app_id, report, priority, store_fwd, expire)
+        self.new_id = new_id
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        if not 0 <= i < self.n:
+            raise IndexError("segment")
+        mid = self.ids[i]
+        if mid is None:
+            mid = self.ids[i] = self.new_id()
+        ori, dest, app_id, report, priority, store_fwd, expire = self.head
+        k = i + 1
+        return wire.msg(ori, dest, mid, self.data[i * self.size:k * self.size], app_id,
+                        report and k == 1, priority, store_fwd, expire, self.seg_id, k,
+                        self.n if k == 1 else None, k == self.n)
 
 
-def _seg_of(seg):
-    return seg["segParams"]["segNumb"]
+def segments(ori, dest, seg_id, payload, size, app_id=None, report=False, priority=None,
+             store_fwd=False, expire=None, new_id=ids.new_msg_id):
+    """The MSG dicts of a segmented message (PC-31), all built now: a list of Segments(...)."""
+    segs = Segments(ori, dest, seg_id, payload, size, app_id, report, priority, store_fwd,
+                    expire, new_id)
+    return [segs[i] for i in range(len(segs))]
 
 
 class SegmentHold:
@@ -82,7 +114,8 @@ class SegmentHold:
         return len(self._sets)
 
     def hold(self, segs, now):
-        """Hold a list of segment dicts (from segments()); return the segId dropped, if any."""
+        """Hold the segments of a message (Segments, or the list segments() gives); return
+        the segId dropped, if any."""
         seg_id = segs[0]["segParams"]["segId"]
         dropped = None
         if seg_id not in self._sets and len(self._sets) >= self.max_sets:
@@ -103,8 +136,9 @@ class SegmentHold:
             return []
         if now is not None:
             e[0] = now
-        return [s for s in e[1] if _seg_of(s) in missing
-                or from_seg is not None and _seg_of(s) >= from_seg]
+        segs = e[1]  # in order: segs[i] is segment i + 1
+        return [segs[i] for i in range(len(segs)) if i + 1 in missing
+                or from_seg is not None and i + 1 >= from_seg]
 
     def confirm(self, seg_id):
         """SEGCONFIR received: forget the set. True if it was held."""

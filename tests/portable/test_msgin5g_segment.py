@@ -79,6 +79,22 @@ def test_segments_encoding():  # PC-31
         b'"segNumb":3,"lastSegFlag":true}}'
 
 
+def test_segments_built_when_asked_for():  # a held message costs no dict per segment
+    segs = segment.Segments(ME, PEER, SID, b"abcdefgh", 3, app_id=5, report=True,
+                            priority="LOW", new_id=Ids())
+    assert len(segs) == 3 and segs.ids == [None, None, None]
+    last = segs[2]
+    assert last["msgId"] == "m1" and segs.ids == [None, None, "m1"]
+    assert segs[2] == last and segs[2] is not last      # built again: the same message
+    assert bytes(segs[0]["payload"]) == b"abc" and segs[0]["segParams"]["totalSegCount"] == 3
+    raises(IndexError, segs.__getitem__, 3)
+    assert len(segment.Segments(ME, PEER, SID, b"", 4)) == 1
+    raises(ValueError, segment.Segments, ME, PEER, SID, bytes(128 * 64 + 1), 64)
+    h = SegmentHold()
+    h.hold(segs, T(0))
+    assert [s["msgId"] for s in h.resend(SID, [1, 3])] == ["m2", "m1"]
+
+
 def test_single_segment_set_and_store_forward_in_every_segment():
     segs = segment.segments(ME, PEER, SID, b"ab", 8, store_fwd=True, expire="2025-01-01T00:00:00Z",
                             new_id=Ids())
