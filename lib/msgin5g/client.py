@@ -62,7 +62,8 @@ class Out:
 class Client:
     def __init__(self, ep, server, ue_service_id, host, seg_size=512, ue_id=None,
                  keepalive_ms=120000, rereg_ms=86400000, queue_max=8, backoff_ms=30000,
-                 backoff_cap_ms=3600000, max_rx=8192, log=None, journal=None, aggr_ms=0):
+                 backoff_cap_ms=3600000, max_rx=8192, log=None, journal=None, aggr_ms=0,
+                 history=8):
         self.ep = ep
         self.server = server
         self.host = host
@@ -94,8 +95,10 @@ class Client:
         self._reports = {}        # msgId -> dest of messages awaiting an IMDN
         self._stored = {}         # msgId -> callback of messages stored by the server
         self.topics = {}          # subscribed topic -> expiration or None
-        self._inbox = Ring(8, 128)      # last messages received, for the REPL
-        self._outcomes = Ring(8, 96)    # last reports received
+        # The last `history` messages and reports received, for the REPL's inbox()/reports():
+        # 1.8 KB at 8, so a device without the REPL keeps none (history=0).
+        self._inbox = Ring(history, 128) if history else None
+        self._outcomes = Ring(history, 96) if history else None
         self.reasm = segment.Reassembler(max_bytes=max_rx, me=self.me)
         self.hold = segment.SegmentHold()
         self.count = {"sent": 0, "accepted": 0, "stored": 0, "failed": 0, "received": 0,
@@ -629,6 +632,8 @@ def _cs(code):
 
 def _note(ring, fields, tail):
     # One record: the fields as text and the first octets of tail, split by 0x1f (US).
+    if ring is None:
+        return
     ring.put(b"\x1f".join(b"" if f is None else str(f).encode() for f in fields) + b"\x1f" +
              memoryview(tail)[:64])
 
@@ -636,7 +641,7 @@ def _note(ring, fields, tail):
 def _recs(ring, n, nf, tail):
     # Records back as tuples: nf text fields (None for empty), then the octets kept of tail.
     out = []
-    for r in ring.last(n):
+    for r in ring.last(n) if ring is not None else ():
         f = r.split(b"\x1f")
         t = [x.decode() or None for x in f[:nf]] + [None] * (nf - len(f))
         if tail:

@@ -73,6 +73,11 @@ class Device:
     def _endpoint(self, secrets):
         # PC-07/PC-08: a coaps:// server -> one DTLS session to the first hop; keys from secrets
         cfg = self.cfg
+        lk = cfg.get("link")
+        if lk and lk["type"] == "modem":
+            ep = self._modem(lk)
+            if ep is not None:
+                return ep
         if cfg["role"] != "cue" and cfg.get("server") and parse_uri(cfg["server"])[0] == "coaps":
             from coap.dtls import DtlsEndpoint, credentials
             _, sh, _ = parse_uri(cfg["server"])
@@ -81,6 +86,68 @@ class Device:
                                 server_hostname=sh, log=log.warn,
                                 **credentials(secrets, cfg.get("ueServiceId")))
         return UdpEndpoint("0.0.0.0", cfg["listenPort"], Params(), log=log.warn)
+
+    link = None             # modem.link.Link when link.type is "modem"
+    ppp = None              # network.PPP when link.data is "ppp"
+
+    def _modem(self, lk):
+        """The cellular link (modem.setup): a ModemEndpoint over the modem's sockets, or, with
+        data "ppp", dial and hand the UART to network.PPP (then None: plain sockets follow)."""
+        from modem import setup
+        self.link = link = setup.link(lk, self._modem_change, log.info)
+        if lk["data"] == "ppp":
+            c = setup.dial(link)
+            if c.result != "CONNECT":
+                raise OSError("modem: ATD*99***1# answered %s (PPP)" % c.result)
+            log.info("modem: CONNECT, the UART now carries PPP")
+            self.ppp = setup.ppp(link.ch.uart)
+            self.link = None        # the modem is network.PPP's now: no AT any more
+            return None
+        cfg = self.cfg
+        if parse_uri(cfg.get("server") or "coap://x")[0] == "coaps":
+            raise OSError("modem: coaps:// needs link.data 'ppp' (no DTLS over AT sockets)")
+        from modem.endpoint import ModemEndpoint, resolve as mresolve
+        ep = ModemEndpoint(link, Params(), log=log.warn)
+        if cfg.get("server"):
+            _, h, p = parse_uri(cfg.get("firstHop") or cfg["server"])
+            ep.peer = mresolve(h, p)    # the modem resolves names itself: (host, port)
+        if lk["rai"]:
+            send = ep.ml.send_raw
+
+            def rai_send(data, addr):
+                if self._last_uplink(data):
+                    link.release_after_next()
+                return send(data, addr)
+            ep.ml.send_raw = rai_send
+        return ep
+
+    def _last_uplink(self, data):
+        # RAI 1 says "no further uplink or downlink expected" (MODEM.md 3.4): true of our reply
+        # to a downlink (a response or an empty ACK) when the client has nothing left to do.
+        # A request never qualifies: its response is still to come.
+        c = self.client
+        return (c is not None and len(data) > 1 and (data[0] >> 4 & 3 == 2 or data[1] >= 0x40)
+                and c.idle())
+
+    def _modem_change(self, up, why):
+        """The modem link went up or down (modem.link on_change). Down: the client stops
+        sending (PC-39: messages queue, and the journal keeps them) until it is registered
+        again; up: re-register (PC-17)."""
+        c = self.client
+        if c is None or not hasattr(c, "start"):
+            return
+        if up:
+            if c._req is None:
+                self._link(True)
+            elif c.state != "REGISTERING":
+                c._due = c.ep.clock()   # a request in flight: re-register once it is done
+                self.ep.kick()
+            return
+        log.info("link down (%s)", why)
+        if c.state == "REGISTERED":
+            c.state = "BACKOFF"         # not registered: send() queues (PC-39)
+            c._due = c._ka_due = None   # the link coming up re-registers, not a timer
+        self.ep.kick()
 
     def start_client(self):
         from msgin5g.client import Client
@@ -102,7 +169,8 @@ class Device:
                    seg_size=cfg["segmentSize"], ue_id=cfg.get("ueId"),
                    keepalive_ms=cfg["keepAliveSec"] * 1000, rereg_ms=cfg["reRegPeriodSec"] * 1000,
                    log=log.info, journal=j,
-                   aggr_ms=cfg["aggrWindowSec"] * 1000 if cfg["aggregateTx"] else 0)
+                   aggr_ms=cfg["aggrWindowSec"] * 1000 if cfg["aggregateTx"] else 0,
+                   history=8 if cfg.get("repl") else 0)   # inbox()/reports() are REPL aids
         self.client = c
         return c
 
@@ -192,7 +260,7 @@ class Device:
         self.start_app()
         if self.cfg.get("topics"):
             c.subscribe(self.cfg["topics"])   # queued until registered (PC-39)
-        if self.wifi is None or self.wifi.up:
+        if (self.wifi is None or self.wifi.up) and (self.link is None or self.link.up):
             if self.duty is None or not self.duty.resume(c):   # woke from deep sleep
                 c.start()
         await self._client_timer()

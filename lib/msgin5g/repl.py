@@ -6,6 +6,9 @@
   reports(n=5)          the last delivery reports received
   log('debug')          change the log level
   mem()                 heap: used, free, largest block one allocation can get
+  modem()               the cellular link: state, RAT, signal (dBm), granted PSM/eDRX, address,
+                        counters (link.type "modem")
+  at("AT+CSQ")          one AT command between the link's data operations: its lines
 They work while the application runs (the device's asyncio loop keeps going; with the config
 key "repl": true the firmware runs an asyncio REPL task that reads your lines).
 """
@@ -31,7 +34,8 @@ def send(to, text, to_type="UE", app_id=None, report=False):
 
 
 def inbox(n=5):
-    """The last n messages received: (msgId, from, appId, payload)."""
+    """The last n messages received: (msgId, from, appId, payload). Kept only when the
+    device's config has "repl": true (1.8 KB of heap with reports())."""
     return _dev().client.last_messages(n)
 
 
@@ -51,3 +55,34 @@ def mem():
     """{'used', 'free', 'largestBlock'} in bytes after a collection (msgin5g.device.heap)."""
     from msgin5g.device import heap
     return heap()
+
+
+def _link():
+    from msgin5g.device import Device
+    d = Device.current
+    k = d and d.link
+    if k is None:
+        raise RuntimeError("no modem link (config link.type is not 'modem')")
+    return d, k
+
+
+def modem():
+    """The modem link's status (modem.link.Link.status): state, rat, dbm, psm/edrx requested
+    and granted, ip, counters (datagrams/octets each way, AT octets, resets, wakes, ...)."""
+    return _link()[1].status()
+
+
+def at(cmd, timeout_ms=10000):
+    """Send one AT command (e.g. "AT+CSQ", "AT+CEREG?") and return its lines and result. It runs
+    between the link's data operations (never inside a datagram's exchange), and the link keeps
+    carrying data while this waits."""
+    d, k = _link()
+    if k.state != "up":
+        raise RuntimeError("modem link %s: at() waits for it to be up (modem())" % k.state)
+    res = []
+    k.command(cmd, res.append)
+    d.ep.run_until(lambda: res, timeout_ms)     # the endpoint and its link keep running
+    if not res:
+        return "no answer in %d ms" % timeout_ms
+    c = res[0]
+    return c.lines + [c.result if c.err is None else "%s: %s" % (c.result, c.err)]

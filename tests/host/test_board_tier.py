@@ -5,6 +5,9 @@ boards/ and the apps frozen in through manifest.py: the heap holds objects, not 
 an ESP32 or RP2040 with frozen firmware. Here:
 - every portable test module runs on it under its declared board heap (`# board-heapsize:`),
   its own bytecode compiled by the build's mpy-cross and loaded from files;
+- a device boots and registers at 28k (issue 12 asks 24k: at 24k the REG's encoding finds no
+  heap; README's footprint section says where the 27 KB go) and the full session passes twice
+  in a row at 48k (it passes at 40k, the goal, in make bench);
 - the device runtime holds at most 12 KB after import.
 Without a MicroPython source (MICROPY_SRC, ../shared/vendor) the tier says so in one line and
 is skipped; under CI it must run, so there a missing source fails.
@@ -21,12 +24,15 @@ import mp
 
 sys.path.insert(0, os.path.join(mp.ROOT, "tools"))
 import build_firmware  # noqa: E402
+import session  # noqa: E402
 
 PORTABLE = os.path.join(mp.ROOT, "tests", "portable")
 MODULES = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(PORTABLE, "test_*.py")))
 TESTS_MPY = os.path.join(mp.ROOT, "build", "unix32-tests")
 
 RUNTIME_MAX = 12 * 1024     # issue 12: device runtime after import
+REGISTER_HEAP = "28k"       # issue 12's target is 24k: not met (see the docstring)
+SESSION_HEAP = "48k"        # issue 12: twice in a row
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +92,19 @@ def test_device_runtime_heap_after_import(unix32):
     assert r.returncode == 0, r.stderr
     held = int(r.stdout.split()[-1])
     assert held <= RUNTIME_MAX, "device runtime holds %d bytes after import" % held
+
+
+def test_device_boots_and_registers(unix32):
+    r = session.run(REGISTER_HEAP, "unix32", n=0, big_size=0)
+    assert r.ok, "at %s: failed at %s\n%s" % (REGISTER_HEAP, r.stage, r.output[-3000:])
+
+
+def test_full_session_passes_twice_at_48k(unix32):
+    for i in range(2):
+        r = session.run(SESSION_HEAP, "unix32")
+        assert r.ok, "run %d at %s: failed at %s\n%s" % (i + 1, SESSION_HEAP, r.stage,
+                                                       r.output[-3000:])
+        assert r.status["failed"] == 0 and r.status["received"] >= 101, r.status
 
 
 def test_board_images_need_their_sdk():

@@ -75,10 +75,32 @@ def device_cmd(heap=None, board="unix"):
     return cmd, e
 
 
+MAIN_PY = os.path.join(ROOT, "firmware", "main.py")
+
+
+def board_main_py():
+    """firmware/main.py copied alone into build/unix32/fs/, as on a board's filesystem: run
+    from firmware/ itself, MicroPython puts that directory first on sys.path and imports
+    startup.py and the apps from source (compiled into RAM) instead of frozen."""
+    d = os.path.join(ROOT, "build", "unix32", "fs")
+    os.makedirs(d, exist_ok=True)
+    dst = os.path.join(d, "main.py")
+    with open(MAIN_PY, "rb") as f:
+        src = f.read()
+    if not os.path.exists(dst) or open(dst, "rb").read() != src:
+        with open(dst + ".new", "wb") as f:
+            f.write(src)
+        os.replace(dst + ".new", dst)
+    return dst
+
+
 def popen(args, heap=None, extra_path=(), mpy=False, board=None, **kw):
     if board:
         cmd, e = device_cmd(heap, board)
-        return subprocess.Popen(cmd + list(args), env=e, cwd=ROOT, **kw)
+        args = list(args)
+        if board == "unix32" and args and os.path.abspath(args[0]) == MAIN_PY:
+            args[0] = board_main_py()
+        return subprocess.Popen(cmd + args, env=e, cwd=ROOT, **kw)
     cmd = [micropython_exe()]
     if heap:
         cmd += ["-X", "heapsize=" + heap]
