@@ -14,6 +14,10 @@ a scripted scenario through the server's application-server side and prints a su
   GW A.3      AS -> gateway UE, appId 17 -> constrained UE without client (CoAP+JSON), echoed
   GW A.2      AS -> gateway UE, appId 18 -> constrained UE without client (L3 binary), echoed
   RELAY       AS -> ue-5, a constrained UE with client behind a relay UE, echoed
+  SLEEPY      ue-6, a duty-cycled sensor (deepSleep): each wake is a process that sends one
+              reading, saves its state and ends with `SLEEP <ms>`; it is started again after
+              ms, as a board's deep sleep resets it. The AS sends to it while it sleeps (store
+              and forward): the message reaches it at its next wake (issue 13)
 
 With --loss PCT a lossy UDP proxy (tools/lossy.py) sits between the devices and the server:
 PCT %% loss each way plus a little duplication and reordering; the waits grow with the loss.
@@ -23,10 +27,12 @@ Exits 0 only if every expected delivery happened.
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -60,15 +66,19 @@ class Fleet:
     def port(self, i):
         return self.base + 20 + i
 
-    def start(self, name, **cfg):
+    def config(self, name, port, **cfg):
         c = {"ueServiceId": name, "server": self.server, "app": "echo",
-             "listenPort": self.base + len(self.procs), "keepAliveSec": 0, "logLevel": "info"}
+             "listenPort": port, "keepAliveSec": 0, "logLevel": "info"}
         if cfg.get("role") == "cue":
             del c["ueServiceId"], c["server"]
         c.update(cfg)
         path = os.path.join(self.dir, name + ".json")
         with open(path, "w") as f:
             json.dump(c, f)
+        return path
+
+    def start(self, name, **cfg):
+        path = self.config(name, self.base + len(self.procs), **cfg)
         log = open(os.path.join(self.dir, name + ".log"), "w+")
         self.logs[name] = log
         self.procs[name] = mp.popen([os.path.join(ROOT, "firmware", "main.py"), path],
@@ -100,6 +110,48 @@ class Fleet:
 
     def dead(self):
         return [n for n, p in self.procs.items() if p.poll() is not None]
+
+
+class Sleeper(threading.Thread):
+    """A duty-cycled device (deepSleep): each wake is a process that ends with `SLEEP <ms>`
+    (state saved, still registered); it is started again after ms, as a board's deep sleep
+    resets it (issue 13). outs: each wake's output."""
+
+    def __init__(self, fleet, name, port, **cfg):
+        threading.Thread.__init__(self, daemon=True)
+        self.fleet = fleet
+        self.name_ = name
+        self.path = fleet.config(name, port, **cfg)
+        self.outs = []
+        self.asleep = threading.Event()
+        self.stopping = threading.Event()
+        self.error = None
+
+    def run(self):
+        f = self.fleet
+        with open(os.path.join(f.dir, self.name_ + ".log"), "w") as log:
+            while not self.stopping.is_set():
+                self.asleep.clear()
+                p = mp.popen([os.path.join(ROOT, "firmware", "main.py"), self.path],
+                             heap=f.heap, board=f.board, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+                out = p.communicate()[0]
+                log.write(out)
+                log.flush()
+                self.outs.append(out)
+                m = re.search(r"^SLEEP (\d+)$", out, re.M)
+                if p.returncode != 0 or not m:
+                    self.error = "wake %d ended with %s" % (len(self.outs), p.returncode)
+                    return
+                self.asleep.set()
+                self.stopping.wait(int(m.group(1)) / 1000.0)
+
+    def stop(self):
+        self.stopping.set()
+        self.join(30)
+
+    def count(self, pattern):
+        return sum(len(re.findall(pattern, o)) for o in self.outs)
 
 
 
@@ -161,6 +213,35 @@ class Scenario:
         return ok
 
 
+def sleepy(st, sl, slow):
+    """ue-6 sleeps between readings; the AS sends to it while it sleeps (store and forward):
+    the message must reach its application once, at a following wake (the next one on a
+    clean link). Returns (ok, row)."""
+    ok = wait_for(lambda: len(sl.outs) >= 2 and sl.asleep.is_set(), 20 * slow, step=0.005)
+    asleep_at = len(sl.outs)
+    t0 = time.time()
+    res = st.run(st.server.as_send(AS, "ue-6", b"new period: 60 s", app_id=1, store_fwd=True))
+    at = []
+
+    def arrived():
+        at[:] = [i + 1 for i, o in enumerate(sl.outs) if res["msgId"] in o]
+        return at
+
+    ok = ok and wait_for(arrived, 30 * slow, step=0.02)
+    lat = (time.time() - t0) * 1000
+    time.sleep(0.5)
+    arrived()
+    readings = [e for e in st.as_inbox("as-sleep")]
+    regs = sl.count(r"REG -> 2\.0[14]")
+    ok = ok and len(at) == 1 and sl.error is None and (slow > 1 or at[0] == asleep_at + 1)
+    say("  %-10s %-4s %s  sent while asleep (after wake %d), taken at wake %s; %d wakes, "
+        "%d readings at the AS, %d registration(s)%s" % (
+            "SLEEPY", "ok" if ok else "FAIL", res["status"], asleep_at,
+            ",".join(map(str, at)) or "-", len(sl.outs), len(readings), regs,
+            ", " + sl.error if sl.error else ""))
+    return ok, ("SLEEPY", 1, len(at), "-", [lat] if at else [])
+
+
 def pct(vals, p):
     if not vals:
         return None
@@ -209,6 +290,7 @@ def main():
     sc = Scenario(st, slow)
     status = {}
     pcount = None
+    sleeper = None
     try:
         fleet.start("ue-1")
         fleet.start("ue-2", topics=["alerts"])
@@ -227,7 +309,7 @@ def main():
         fleet.start("cue-a2", role="cue", gateway="udp://127.0.0.1:%d" % fleet.port(1),
                     applicationId=18)
         fleet.start("ue-5", firstHop="coap://127.0.0.1:%d" % fleet.port(2))
-        say("[1/8] registering 7 MSGin5G clients (2 more constrained UEs at the gateway) ...")
+        say("[1/9] registering 7 MSGin5G clients (2 more constrained UEs at the gateway) ...")
         names = {"ue-1", "ue-2", "ue-3", "ue-4", "ue-5", "gw-1", "relay-1"}
         ok = wait_for(lambda: names <= {r["ueServiceId"] for r in st.registrations()}, 20 * slow)
         say("      registered: %s" % ", ".join(sorted(r["ueServiceId"] for r in st.registrations())))
@@ -237,29 +319,39 @@ def main():
             return 1
         # the topic subscription follows registration
         wait_for(lambda: st.stats()["topics"].get("alerts"), 5 * slow, step=0.1)
-        say("[2/8] A2P with report, answered P2A")
+        say("[2/9] A2P with report, answered P2A")
         sc.flow("A2P+P2A", "ue-1", "UE", b"hello ue-1", ["ue-1"], report=True, app_id=7)
-        say("[3/8] GROUP")
+        say("[3/9] GROUP")
         sc.flow("GROUP", "grp-1", "GROUP", b"group hello", ["ue-1", "ue-2", "ue-3"], report=True)
-        say("[4/8] BROADCAST")
+        say("[4/9] BROADCAST")
         # every registered UE gets it; the echo apps answer (ue-4 is a sensor, the gateway and
         # the relay run no app)
         sc.flow("BC", "area-1", "BC", b"broadcast hello", ["ue-1", "ue-2", "ue-3", "ue-5"])
-        say("[5/8] TOPIC")
+        say("[5/9] TOPIC")
         sc.flow("TOPIC", "alerts", "TOPIC", b"alert!", ["ue-2"])
-        say("[6/8] SEGMENTED 5 KB each way")
+        say("[6/9] SEGMENTED 5 KB each way")
         big = bytes((i * 7 + 3) % 256 for i in range(5 * 1024))
         sc.flow("SEGMENTED", "ue-3", "UE", big, ["ue-3"], report=True, timeout=30)
-        say("[7/8] constrained UEs: via the gateway (A.3 and A.2) and via the relay")
+        say("[7/9] constrained UEs: via the gateway (A.3 and A.2) and via the relay")
         sc.flow("GW A.3", "gw-1", "UE", b"to the A.3 sensor", ["gw-1"], report=True, app_id=17)
         sc.flow("GW A.2", "gw-1", "UE", b"to the A.2 sensor", ["gw-1"], report=True, app_id=18)
         sc.flow("RELAY", "ue-5", "UE", b"through the relay", ["ue-5"], report=True)
-        say("[8/8] P2P: ue-4 (sensor) -> ue-1 -> echo -> ue-4")
+        say("[8/9] SLEEPY: ue-6 sleeps between readings; the AS sends while it sleeps")
+        # started only now: a broadcast to every registered UE would wait out its sleep
+        sleeper = Sleeper(fleet, "ue-6", fleet.port(3), app="sensor", deepSleep=True,
+                          periodSec=2, awakeSec=6 if args.loss else 1, reportTo="as-sleep")
+        sleeper.start()
+        ok, row = sleepy(st, sleeper, slow)
+        sc.ok &= ok
+        sc.rows.append(row)
+        say("[9/9] P2P: ue-4 (sensor) -> ue-1 -> echo -> ue-4")
         time.sleep(1.5)
         # under loss: let ue-4's echoes catch up (each reading is echoed by ue-1)
         if proxy:
             time.sleep(min(10.0, 1.5 * slow))
     finally:
+        if sleeper is not None:
+            sleeper.stop()
         status = fleet.stop()
         stats = st.stats()
         inbox = st.as_inbox(AS)

@@ -1,5 +1,6 @@
 """The main job end to end: `tools/sim.py` runs the reference server and four devices on the
-unix port and checks every flow (A2P, P2A, P2P, GROUP, BC, TOPIC, 5 KB segmented, reports)."""
+unix port and checks every flow (A2P, P2A, P2P, GROUP, BC, TOPIC, 5 KB segmented, reports,
+a duty-cycled sensor and a message sent while it sleeps)."""
 import os
 import re
 import subprocess
@@ -18,10 +19,13 @@ def check_every_flow(r):
     assert r.returncode == 0, out[-3000:]
     assert "PASS: every expected delivery happened" in out
     for flow in ("A2P+P2A", "GROUP", "BC", "TOPIC", "SEGMENTED", "GW A.3", "GW A.2", "RELAY",
-                 "P2P"):
+                 "P2P", "SLEEPY"):
         assert re.search(r"^%s\s+\d+\s+[1-9]" % re.escape(flow), out, re.M), flow
     # every device de-registered on SIGINT and reported its final status
     assert out.count("DEREGISTERED") == 9, out[-2000:]
+    # the duty-cycled sensor: registered once, a message sent while it slept taken at a wake
+    assert re.search(r"SLEEPY +ok +STORED .* taken at wake \d+; \d+ wakes, \d+ readings at the "
+                     r"AS, 1 registration\(s\)", out), out[-2000:]
 
 
 def test_simulation_passes_every_flow():
