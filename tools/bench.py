@@ -230,11 +230,19 @@ def board_figures():
             print("   " + l)
 
 
+def reading_figures():
+    print("== The cost of one sensor reading (issue 13): exchanges, datagrams, octets on air, "
+          "time awake (tools/bench_reading.py)")
+    import bench_reading
+    bench_reading.report()
+
+
 def main():
     mp.unix32_exe()     # build the board-true firmware first (cached)
     coap_figures()
     device_figures()
     constrained_figures()
+    reading_figures()
     board_figures()
     flood_figures()
     extra = os.path.join(ROOT, "tools", "bench_loss.py")

@@ -1,0 +1,656 @@
+#!/usr/bin/env python3
+"""The cost of one sensor reading (issue 13 item 4): exchanges, datagrams, octets on air and
+time awake, for a UE over the host link, a UE over the modem simulator (PSM + RAI), and a
+constrained UE through the gateway over Annex A.3 and A.2. `make bench` prints the table
+(tools/bench.py reading_figures); tests/host/test_reading_cost.py asserts the behaviour behind
+it with the same relay. Prints, never asserts.
+
+Counting: a small UDP relay (CountingRelay) sits between the device and the server (or the
+gateway) on loopback and records every datagram: direction, time, octets. On air = the UDP
+payload + 28 octets of UDP/IPv4 header per datagram. A CoAP exchange is one request (CON or
+NON with a request code, or a ping) and what answers it; retransmissions add datagrams, not
+exchanges. An A.2 exchange is one request datagram type (0x01, 0x03, 0x05, 0x06 up; 0x08,
+0x09 down) and its answer.
+
+Time awake (deepSleep UEs): from the process start (Popen) to the sensor's line saying the
+reading's outcome is in (printed right after the sleep record is saved), and to the process's
+`SLEEP <ms>` line, with awakeSec 0 (no window for stored downlinks; the default 2 s adds 2 s
+before SLEEP). A cue has no deep sleep in this firmware: it stays up and sends every periodSec.
+"""
+import json
+import os
+import re
+import select
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+for _p in ("tools/host", "tools/server", "tools"):
+    _p = os.path.join(ROOT, _p)
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+import mp  # noqa: E402
+
+UDPIP = 28                  # UDP (8) + IPv4 (20) header octets per datagram
+HOST15 = "msg.example.net"  # a server host of 15 characters (the targets' worst case)
+AS = "as-reading"
+MAIN = os.path.join(ROOT, "firmware", "main.py")
+
+
+# ------------------------------------------------------------------------ the counting relay
+class CountingRelay:
+    """A UDP relay on loopback, listen -> target, recording every datagram as
+    (monotonic time, "up" | "down", bytes). Each client address gets its own upstream socket
+    (kept for the relay's life), so the target sees one stable address per client: a device
+    that binds the same port again after a deep sleep is the same peer to the server."""
+
+    def __init__(self, listen_port, target, host="127.0.0.1"):
+        self.target = (host, target) if isinstance(target, int) else target
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((host, listen_port))
+        self.host = host
+        self.port = listen_port
+        self.log = []
+        self._up = {}           # client addr -> upstream socket
+        self._down = {}         # upstream socket -> client addr
+        self._stop = False
+        self._lock = threading.Lock()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop = True
+        self._t.join(2)
+        for s in [self.sock] + list(self._up.values()):
+            s.close()
+
+    def _rec(self, d, data):
+        with self._lock:
+            self.log.append((time.monotonic(), d, data))
+
+    def _run(self):
+        while not self._stop:
+            socks = [self.sock] + list(self._down)
+            r, _, _ = select.select(socks, [], [], 0.05)
+            for s in r:
+                try:
+                    data, addr = s.recvfrom(65535)
+                except OSError:
+                    continue
+                if s is self.sock:
+                    u = self._up.get(addr)
+                    if u is None:
+                        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                        u.bind((self.host, 0))
+                        self._up[addr] = u
+                        self._down[u] = addr
+                    self._rec("up", data)
+                    u.sendto(data, self.target)
+                else:
+                    self._rec("down", data)
+                    self.sock.sendto(data, self._down[s])
+
+    def mark(self):
+        with self._lock:
+            return len(self.log)
+
+    def since(self, i, until=None):
+        with self._lock:
+            return [e for e in self.log[i:] if until is None or e[0] <= until]
+
+
+# ------------------------------------------------------------------------ reading datagrams
+def coap_parts(data):
+    """RFC 7252 section 3 breakdown of one datagram: {'type', 'code', 'mid', 'token',
+    'options': [(number, octets on the wire incl. its delta/length header)], 'marker',
+    'payload'}; None when it is not CoAP."""
+    if len(data) < 4 or data[0] >> 6 != 1:
+        return None
+    tkl = data[0] & 15
+    if tkl > 8:
+        return None
+    o = 4 + tkl
+    opts = []
+    num = 0
+    marker = 0
+    while o < len(data):
+        if data[o] == 0xFF:
+            marker = 1
+            o += 1
+            break
+        start = o
+        d, ln = data[o] >> 4, data[o] & 15
+        o += 1
+        ext = []
+        for v in (d, ln):
+            if v == 13:
+                ext.append(data[o] + 13)
+                o += 1
+            elif v == 14:
+                ext.append((data[o] << 8 | data[o + 1]) + 269)
+                o += 2
+            elif v == 15:
+                return None
+            else:
+                ext.append(v)
+        num += ext[0]
+        o += ext[1]
+        opts.append((num, o - start))
+    return {"type": data[0] >> 4 & 3, "code": data[1], "mid": data[2] << 8 | data[3],
+            "token": tkl, "options": opts, "marker": marker, "payload": bytes(data[o:])}
+
+
+def _coap_exchanges(dg):
+    seen = set()
+    for _, d, data in dg:
+        p = coap_parts(data)
+        # a request (code class 0, not empty) or a ping (empty CON), once per MID and direction
+        if p and p["type"] in (0, 1) and (p["code"] & 0xE0 == 0) and (p["code"] or not p["type"]):
+            seen.add((d, p["mid"]))
+    return len(seen)
+
+
+_A2_REQUESTS = (1, 3, 5, 6, 8, 9)
+
+
+def _a2_exchanges(dg):
+    seen = set()
+    for _, d, data in dg:
+        if data and data[0] in _A2_REQUESTS:
+            seen.add((d, data))       # a retransmission repeats the same octets
+    return len(seen)
+
+
+def cost(dg, kind="coap"):
+    """{'exchanges', 'dg_up', 'dg_down', 'air_up', 'air_down', 'air'} of datagrams dg."""
+    up = [x[2] for x in dg if x[1] == "up"]
+    down = [x[2] for x in dg if x[1] == "down"]
+    c = {"exchanges": _coap_exchanges(dg) if kind == "coap" else _a2_exchanges(dg),
+         "dg_up": len(up), "dg_down": len(down),
+         "air_up": sum(len(x) + UDPIP for x in up), "air_down": sum(len(x) + UDPIP for x in down)}
+    c["air"] = c["air_up"] + c["air_down"]
+    return c
+
+
+_OPT = {3: "Uri-Host", 11: "Uri-Path", 12: "Content-Format", 14: "Max-Age", 17: "Accept"}
+
+
+def breakdown(dg):
+    """[(part, octets)] of one CoAP exchange's datagrams on air, the MSG JSON body last:
+    what the request and its answer spend besides the body."""
+    parts = []
+
+    def add(k, n):
+        for i, (kk, v) in enumerate(parts):
+            if kk == k:
+                parts[i] = (k, v + n)
+                return
+        parts.append((k, n))
+    body = 0
+    for _, d, data in dg:
+        p = coap_parts(data)
+        if p is None:
+            add("other datagrams", len(data))
+            continue
+        req = p["code"] and p["code"] < 32
+        side = "request" if req else "ACK"
+        add("%s header" % side, 4)
+        add("%s token" % side, p["token"])
+        for num, n in p["options"]:
+            add("%s %s" % (side, _OPT.get(num, "option %d" % num)), n)
+        add("%s payload marker" % side, p["marker"])
+        if req:
+            body += len(p["payload"])
+        else:
+            add("ACK payload", len(p["payload"]))
+    parts = [x for x in parts if x[1]]
+    parts.append(("UDP/IPv4 headers (%d x %d)" % (len(dg), UDPIP), UDPIP * len(dg)))
+    parts.append(("MSG JSON body (excluded from the target)", body))
+    return parts
+
+
+# ------------------------------------------------------------------------ running devices
+class Proc:
+    """A device process whose output lines are timed as they arrive (monotonic seconds)."""
+
+    def __init__(self, cfg, board, heap):
+        self.lines = []
+        self.t0 = time.monotonic()
+        self.p = mp.popen([MAIN, cfg], heap=heap, board=board, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, bufsize=1)
+        self._t = threading.Thread(target=self._read, daemon=True)
+        self._t.start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            self.lines.append((time.monotonic(), line.rstrip("\n")))
+
+    def when(self, pattern, timeout=30):
+        """Time (monotonic) of the first line matching pattern, or None."""
+        rx = re.compile(pattern)
+        end = time.monotonic() + timeout
+        while True:
+            for t, line in list(self.lines):
+                if rx.search(line):
+                    return t
+            if time.monotonic() > end or (self.p.poll() is not None and not self._t.is_alive()):
+                return None
+            time.sleep(0.002)
+
+    def wait(self, timeout=40):
+        try:
+            self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        self._t.join(2)
+        return self.p.returncode
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(2)
+            self.wait(10)
+
+    def output(self):
+        return "\n".join(line for _, line in self.lines)
+
+
+def write_config(work, name, **cfg):
+    path = os.path.join(work, name + ".json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    return path
+
+
+def ue_config(work, server_port, relay_port, host=HOST15, ue="ue-reading", **kw):
+    """A deepSleep sensor UE whose datagrams go through the relay on relay_port (firstHop: the
+    relay is transparent; Uri-Host stays the server's host name, `host`)."""
+    cfg = {"ueServiceId": ue, "server": "coap://%s:%d" % (host, server_port),
+           "firstHop": "coap://127.0.0.1:%d" % relay_port, "app": "sensor", "periodSec": 60,
+           "reportTo": AS, "deepSleep": True, "awakeSec": 0, "keepAliveSec": 0,
+           "logLevel": "info"}
+    cfg.update(kw)
+    return write_config(work, ue, **cfg)
+
+
+class Wake:
+    """One wake of a deepSleep UE: its datagrams and times (ms from the process start)."""
+
+    def __init__(self, relay, cfg, board, heap):
+        i = relay.mark()
+        pr = Proc(cfg, board, heap)
+        self.saved = pr.when(r" I sensor: reading \d+ ")
+        self.sleep = pr.when(r"^SLEEP \d+$")
+        self.rc = pr.wait()
+        self.out = pr.output()
+        self.ok = self.rc == 0 and self.sleep is not None and " ACCEPTED" in self.out
+        self.saved_ms = (self.saved - pr.t0) * 1000 if self.saved else None
+        self.sleep_ms = (self.sleep - pr.t0) * 1000 if self.sleep else None
+        self.dg = relay.since(i)
+        self.cost = cost(self.dg)
+        self.reg = "REG -> 2.01" in self.out or "REG -> 2.04" in self.out
+
+
+def ue_wakes(server_port, relay_port, board="unix", heap="256k", steady=5, work=None, **kw):
+    """Cold boot, then `steady` wakes, of a deepSleep sensor UE through a counting relay to the
+    reference server. Returns (cold Wake, [steady Wakes], server stats)."""
+    from m5server.thread import ServerThread
+    own = work is None
+    work = work or tempfile.mkdtemp(prefix="reading-")
+    cfg = ue_config(work, server_port, relay_port, **kw)
+    try:
+        with ServerThread(port=server_port) as st, \
+                CountingRelay(relay_port, server_port) as relay:
+            cold = Wake(relay, cfg, board, heap)
+            wakes = [Wake(relay, cfg, board, heap) for _ in range(steady)]
+            stats = st.stats()
+            stats["inbox"] = st.as_inbox(AS)
+    finally:
+        if own:
+            import shutil
+            shutil.rmtree(work, ignore_errors=True)
+    return cold, wakes, stats
+
+
+class CueRun:
+    """A constrained UE (role cue, sensor app, no deep sleep: one reading every periodSec)
+    through a gateway; a counting relay between the cue and the gateway (link under test) and
+    one between the gateway and the server (its own MSGin5G-1 uplink, for reference).
+    The first reading's part runs from the process start (registration included) to the second
+    reading's request; a steady-state part from one reading's request to the next."""
+
+    def __init__(self, link, ports, board="unix", heap="256k", readings=3):
+        srv, gw_client_relay, gw3, gw2, cue_relay = ports
+        self.link = link
+        work = tempfile.mkdtemp(prefix="reading-cue-")
+        gw = write_config(work, "gw", role="gateway", ueServiceId="gw-reading",
+                          server="coap://127.0.0.1:%d" % gw_client_relay, app="none",
+                          gatewayPort=gw3, gatewayL3Port=gw2, keepAliveSec=0, logLevel="info")
+        gw_uri = ("coap://127.0.0.1:%d" if link == "A.3" else "udp://127.0.0.1:%d") % cue_relay
+        cue = write_config(work, "cue", role="cue", gateway=gw_uri, applicationId=17,
+                           app="sensor", periodSec=1, reportTo=AS, logLevel="info")
+        kind = "coap" if link == "A.3" else "a2"
+        self.readings = []      # per reading: (cue-link cost, gateway-uplink cost, cue datagrams)
+        self.ok = False
+        self.output = ""
+        try:
+            dg, ug = self._run(st_port=srv, ports=(gw_client_relay, gw3, gw2, cue_relay),
+                               configs=(gw, cue), board=board, heap=heap, readings=readings)
+        finally:
+            import shutil
+            shutil.rmtree(work, ignore_errors=True)
+        if dg is None:
+            return
+        # per reading: from one MESSAGE SENDING REQUEST to the next (the first reading also
+        # has the registration before it); the gateway's uplink likewise, MSG to MSG
+        cue_parts = split(dg, lambda e: _is_msg_send(e, link))
+        up_parts = split(ug, _is_msg_up)
+        for n, part in enumerate(cue_parts[:readings]):
+            ups = up_parts[n] if n < len(up_parts) else []
+            self.readings.append((cost(part, kind), cost(ups), part))
+        self.ok = self.ok and len(self.readings) == readings
+
+    def _run(self, st_port, ports, configs, board, heap, readings):
+        """Server, gateway and cue up; (cue-link datagrams, gateway-uplink datagrams), or
+        (None, None) when the gateway did not register."""
+        from m5server.thread import ServerThread
+        gw_client_relay, gw3, gw2, cue_relay = ports
+        gw, cue = configs
+        with ServerThread(port=st_port) as st, CountingRelay(gw_client_relay, st_port) as up, \
+                CountingRelay(cue_relay, gw3 if self.link == "A.3" else gw2) as relay:
+            g = Proc(gw, "unix", "256k")
+            try:
+                if g.when(r"REG -> 2.0", 20) is None:
+                    self.output = g.output()
+                    return None, None
+                time.sleep(0.2)
+                i, j = relay.mark(), up.mark()
+                c = Proc(cue, board, heap)
+                try:
+                    # one reading more than kept: the last part ends with the stop's DEREG
+                    mp.wait_for(lambda: len(st.as_inbox(AS)) > readings, 10 + 2 * readings)
+                    time.sleep(0.3)     # the last answers
+                    self.ok = len(st.as_inbox(AS)) > readings
+                finally:
+                    c.stop()
+                    self.output = c.output()
+                return relay.since(i), up.since(j)
+            finally:
+                g.stop()
+
+
+def split(dg, is_start):
+    """dg cut before every datagram is_start(e) says starts a reading; what precedes the first
+    start belongs to the first part."""
+    starts = [k for k, e in enumerate(dg) if is_start(e)]
+    cuts = [0] + starts[1:] + [len(dg)]
+    return [dg[cuts[k]:cuts[k + 1]] for k in range(len(cuts) - 1)] if starts else []
+
+
+def _is_msg_send(e, link):
+    if e[1] != "up":
+        return False
+    if link == "A.2":
+        return e[2][:1] == b"\x05"
+    p = coap_parts(e[2])
+    return bool(p and p["code"] == 2 and b'"MESSAGE SENDING REQUEST"' in p["payload"])
+
+
+def _is_msg_up(e):
+    p = coap_parts(e[2])
+    return bool(e[1] == "up" and p and p["code"] == 2 and b'"msgType"' in p["payload"] and
+                b'"MSG"' in p["payload"])
+
+
+# ------------------------------------------------------------------------ the modem row
+def modem_available():
+    """True when the committed device config takes `link` {"type": "modem"} (issue 11's
+    integration): the modem row needs it."""
+    r = subprocess.run(["git", "show", "HEAD:lib/msgin5g/devconfig.py"], cwd=ROOT,
+                       capture_output=True, text=True)
+    return r.returncode == 0 and '"link"' in r.stdout and '"modem"' in r.stdout
+
+
+def modem_wakes(server_port, relay_port, board="unix", heap="256k", steady=5,
+                model="sim7080"):
+    """Cold boot, then `steady` wakes, of a deepSleep sensor UE whose link is ModemSim (NB-IoT,
+    PSM requested, RAI on); the modem stays powered (in PSM) across the MCU's sleeps, as on a
+    board. On air from the simulator's counters (payload octets + 28 per datagram); exchanges
+    from a counting relay between the simulator and the server. Returns
+    (cold Wake, [Wakes], [counter deltas per wake]) or raises on a missing simulator."""
+    from m5server.thread import ServerThread
+    from modemsim import ModemSim
+    import shutil
+    work = tempfile.mkdtemp(prefix="reading-modem-")
+    deltas = []
+    try:
+        with ServerThread(port=server_port), CountingRelay(relay_port, server_port) as relay, \
+                ModemSim(model, reg_delay=0.1, rrc_inactivity=1) as sim:
+            link = {"type": "modem", "model": model, "uart": sim.path, "apn": "iot",
+                    "rat": "nbiot", "psm": {"tauSec": 3600, "activeSec": 2}, "rai": True,
+                    "pwrkey": "udp://%s:%d" % sim.control_addr}
+            cfg = ue_config(work, server_port, relay_port, ue="ue-reading-m", link=link)
+            wakes = []
+            for _ in range(1 + steady):
+                c0 = sim.counters()
+                wakes.append(Wake(relay, cfg, board, heap))
+                time.sleep(0.2)     # a late downlink or release still counts for this wake
+                c1 = sim.counters()
+                deltas.append({k: c1[k] - c0.get(k, 0) for k in c1})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    for w, d in zip(wakes, deltas):
+        w.cost = dict(w.cost, dg_up=d["ul_datagrams"], dg_down=d["dl_datagrams"],
+                      air_up=d["ul_octets"] + UDPIP * d["ul_datagrams"],
+                      air_down=d["dl_octets"] + UDPIP * d["dl_datagrams"])
+        w.cost["air"] = w.cost["air_up"] + w.cost["air_down"]
+        w.modem = d
+    return wakes[0], wakes[1:]
+
+
+# ------------------------------------------------------------------------ the table
+def a2_breakdown(dg):
+    """[(part, octets)] of one A.2 MESSAGE SENDING REQUEST (0x05) and its answer (0x07)."""
+    parts = []
+    reading = 0
+    for _, d, data in dg:
+        if data[0] == 5:
+            n = data[1]
+            o = 2 + n + 16
+            ln = data[o] << 8 | data[o + 1]
+            rest = data[o + 2 + ln:]
+            reading += ln
+            parts += [("request type", 1), ("request Target Address LV (%d)" % n, 1 + n),
+                      ("request Message ID", 16), ("request payload length", 2)]
+            i = 0
+            while i < len(rest):
+                w = 3 if rest[i] in (0x0A,) else 5 if rest[i] == 0x0C else 1
+                parts.append(("request %s IE" % {0x0A: "Application ID", 0x0C: "Registration ID"}
+                              .get(rest[i], {0xB: "report", 0xD: "Target Type"}
+                                   .get(rest[i] >> 4, "other")), w))
+                i += w
+        elif data[0] == 7:
+            parts += [("answer type", 1), ("answer Message ID", 16),
+                      ("answer result", len(data) - 17)]
+        else:
+            parts.append(("other", len(data)))
+    parts.append(("UDP/IPv4 headers (%d x %d)" % (len(dg), UDPIP), UDPIP * len(dg)))
+    parts.append(("the reading (A.2 carries it as is)", reading))
+    return parts
+
+
+def _reading_of(dg):
+    """The sensor's JSON reading inside a MSG body (base64 payload), or None."""
+    import base64
+    for _, d, data in dg:
+        p = coap_parts(data)
+        if d == "up" and p and p["payload"].startswith(b"{"):
+            try:
+                return base64.b64decode(json.loads(p["payload"])["payload"])
+            except (ValueError, KeyError):
+                pass
+    return None
+
+
+def _same(ws):
+    """The cost of the last wake, '*' appended when the wakes did not all cost the same."""
+    cs = [w.cost for w in ws]
+    return cs[-1], "" if all(c == cs[-1] for c in cs) else " (varied: %s)" % ", ".join(
+        "%d" % c["air"] for c in cs)
+
+
+def _ms(ws, key):
+    v = [getattr(w, key) for w in ws if getattr(w, key) is not None]
+    return "%.0f" % statistics.median(v) if v else "-"
+
+
+def _row(name, c, note="", besides=None, awake="", width=34):
+    s = "   %-*s %-5d %2d + %-4d %4d + %-4d = %-5d" % (
+        width, name, c["exchanges"], c["dg_up"], c["dg_down"], c["air_up"], c["air_down"], c["air"])
+    if besides is not None:
+        s += " %-13s" % besides
+    print(s + " " + awake + note, flush=True)
+
+
+def report(ports=range(18880, 18900), steady=5):
+    """Print the cost table (make bench)."""
+    p = list(ports)
+    boards = ["unix"]
+    try:
+        mp.unix32_exe()
+        boards.insert(0, "unix32")
+    except Exception as e:  # no MicroPython source: the 64-bit port only
+        print("   (unix32 not available: %s)" % str(e).splitlines()[0])
+    heaps = {"unix32": "48k", "unix": "256k"}
+    ue = {b: ue_wakes(p[0], p[1], b, heaps[b], steady) for b in boards}
+    modem, modem_why = None, "not available: modem link not integrated"
+    if modem_available():
+        try:
+            modem = {b: modem_wakes(p[2], p[3], b, "96k" if b == "unix32" else "256k", steady)
+                     for b in boards}
+        except Exception as e:     # print why, never assert
+            modem_why = "failed: %s" % e
+    cue = {link: CueRun(link, p[4:9] if link == "A.3" else p[9:14], boards[0],
+                        heaps[boards[0]]) for link in ("A.3", "A.2")}
+
+    print("   a reading = the sensor app's JSON %s (%d octets); on air = UDP payload + 28 octets "
+          "of UDP/IPv4 header per datagram, both ways" % (
+              (_reading_of(ue["unix"][1][-1].dg) or b"?").decode(),
+              len(_reading_of(ue["unix"][1][-1].dg) or b"")))
+    print("   UE rows: deepSleep sensor, awakeSec 0, server host %r (%d characters, Uri-Host), "
+          "each wake a new firmware/main.py process; awake = ms from process start to the "
+          "state saved / to SLEEP, median of %d wakes, %s" % (
+              HOST15, len(HOST15), steady, " / ".join(
+                  "%s (%s heap)" % (b, heaps[b]) for b in boards)))
+    print("   cue rows: role cue (sensor, periodSec 1) through a gateway UE; counted on the "
+          "cue's link (A.3 CoAP or A.2 L3); a cue has no deep sleep in this firmware (awake n/a);"
+          " (c) besides body = besides the A.3 JSON request body, (d) = besides the reading")
+    hdr = "   %-34s %-5s %-9s %-21s" % ("", "exch", "datagrams", "octets up + down")
+    print("-- first reading after a cold boot (registration included)")
+    print(hdr + " awake ms: state saved/SLEEP, %s" % " / ".join(boards))
+
+    def awake(ws):
+        return " / ".join("%s/%s" % (_ms(ws[b], "saved_ms"), _ms(ws[b], "sleep_ms"))
+                          for b in boards)
+
+    def cold(d):
+        return {b: [d[b][0]] for b in boards}
+
+    def hot(d):
+        return {b: d[b][1] for b in boards}
+
+    ok = lambda ws: "" if all(w.ok for b in ws for w in ws[b]) else "  FAILED"  # noqa
+    _row("(a) UE, host link", ue[boards[-1]][0].cost, ok(cold(ue)), awake=awake(cold(ue)))
+    if modem:
+        _row("(b) UE, modem sim (PSM, RAI)", modem[boards[-1]][0].cost, ok(cold(modem)),
+             awake=awake(cold(modem)))
+    else:
+        print("   %-34s %s" % ("(b) UE, modem sim (PSM, RAI)", modem_why))
+    for link in ("A.3", "A.2"):
+        r = cue[link]
+        name = "(%s) cue via gateway, %s" % ("c" if link == "A.3" else "d", link)
+        if r.readings:
+            _row(name, r.readings[0][0], "" if r.ok else "  FAILED", awake="n/a")
+        else:
+            print("   %-34s failed: %s" % (name, r.output.splitlines()[-1:]))
+    print("   %-34s <= 3" % "target")
+    print("   (cold-boot exchanges: REG + MSG for a UE, REGISTRATION REQUEST + MESSAGE SENDING "
+          "REQUEST for a cue)")
+
+    print("-- steady-state reading")
+    print(hdr + " besides body  awake ms (as above)")
+    c, var = _same(ue[boards[-1]][1])
+    body = dict(breakdown(ue[boards[-1]][1][-1].dg))
+    bk = [x for x in breakdown(ue[boards[-1]][1][-1].dg) if not x[0].startswith("MSG JSON")]
+    _row("(a) UE, host link", c, ok(hot(ue)) + var,
+         besides="%d" % (c["air"] - body["MSG JSON body (excluded from the target)"]),
+         awake=awake(hot(ue)))
+    if modem:
+        c2, var2 = _same(modem[boards[-1]][1])
+        body2 = sum(len(coap_parts(x[2])["payload"]) for x in modem[boards[-1]][1][-1].dg
+                    if x[1] == "up" and coap_parts(x[2]))
+        _row("(b) UE, modem sim (PSM, RAI)", c2, ok(hot(modem)) + var2,
+             besides="%d" % (c2["air"] - body2), awake=awake(hot(modem)))
+    else:
+        print("   %-34s %s" % ("(b) UE, modem sim (PSM, RAI)", modem_why))
+    for link in ("A.3", "A.2"):
+        r = cue[link]
+        name = "(%s) cue via gateway, %s" % ("c" if link == "A.3" else "d", link)
+        if len(r.readings) > 1:
+            st = r.readings[1][0]
+            if link == "A.3":
+                b3 = sum(len(coap_parts(x[2])["payload"]) for x in r.readings[1][2]
+                         if x[1] == "up" and coap_parts(x[2]))
+                bes = "%d" % (st["air"] - b3)
+            else:
+                bes = "%d" % (st["air"] - dict(a2_breakdown(r.readings[1][2]))[
+                    "the reading (A.2 carries it as is)"])
+            _row(name, st, "" if r.ok else "  FAILED", besides=bes, awake="n/a")
+        else:
+            print("   %-34s failed: %s" % (name, r.output.splitlines()[-1:]))
+    print("   %-34s 1      1 + 1     d: <= 100 in total    a, b: <= 90   <= 300 (saved)"
+          % "target")
+
+    print("-- why: the steady-state exchange (a), octet by octet")
+    print("   " + ", ".join("%s %d" % x for x in bk) + " = %d" % sum(x[1] for x in bk))
+    uh = body.get("request Uri-Host", 0)
+    print("   Uri-Host %r is %d octets (option header 2 + %d): PC-09 makes it mandatory even for "
+          "an IP literal; without it %d octets" % (HOST15, uh, len(HOST15),
+                                                   sum(x[1] for x in bk) - uh))
+    print("   besides that, the MSG JSON body (%d octets) carries the reading in base64 inside "
+          "members the contract requires (msgType, oriAddr, destAddr, msgId, stoAndFwInd...)"
+          % body["MSG JSON body (excluded from the target)"])
+    if len(cue["A.2"].readings) > 1:
+        ab = a2_breakdown(cue["A.2"].readings[1][2])
+        print("-- why: the steady-state A.2 exchange (d), octet by octet")
+        print("   " + ", ".join("%s %d" % x for x in ab) + " = %d" % sum(x[1] for x in ab))
+        rd = dict(ab)["the reading (A.2 carries it as is)"]
+        print("   the floor for a %d-octet reading: 2 x 28 UDP/IPv4 + 2 x 16 Message ID (PC-05, "
+              "PC-37: in the request and in its answer) + 2 type octets = %d: 100 in total "
+              "cannot be met" % (rd, rd + 2 * UDPIP + 32 + 2))
+    for link in ("A.3", "A.2"):
+        r = cue[link]
+        if len(r.readings) > 1:
+            g = r.readings[1][1]
+            print("   gateway -> server for one %s reading (its own MSGin5G-1 MSG, not the "
+                  "cue's link): %d exchange, %d + %d datagrams, %d + %d = %d octets" % (
+                      link, g["exchanges"], g["dg_up"], g["dg_down"], g["air_up"],
+                      g["air_down"], g["air"]))
+    if modem:
+        d = modem[boards[-1]][1][-1].modem
+        print("   (b) modem counters, last steady wake: rai_marks %d, rai_ignored %d, "
+              "psm_wakes %d, psm_entries %d, connected_ms %d, uart octets %d + %d" % (
+                  d["rai_marks"], d["rai_ignored"], d["psm_wakes"], d["psm_entries"],
+                  d["connected_ms"], d["uart_rx_octets"], d["uart_tx_octets"]))
+
+
+if __name__ == "__main__":
+    report()
