@@ -222,7 +222,10 @@ class Link:
             self._failed(e, now)
             return True
         if isinstance(y, Cmd):
-            self._cmd = self.ch.send(y)
+            # _cmd first: on the unix port a signal raises KeyboardInterrupt in the UART write
+            # (the stop path), and the job must not be left waiting for no command
+            self._cmd = y
+            self.ch.send(y)
         else:
             self.woken = False
             self._until = time.ticks_add(now, y)
@@ -462,15 +465,23 @@ class Link:
 
     def _read(self, s):
         s.rx = False
-        for _ in range(8):              # bounded: the URC comes again for more
-            n = yield from self.d.read(s)
-            if not n:
-                return
-            self.rx_datagrams += 1
-            self.rx_octets += n
-            if self.on_datagram is not None:
-                self.on_datagram(bytes(self.ch._dm[:n]), s.addr)
-        s.rx = True
+        empty = False
+        try:
+            for _ in range(8):          # bounded: the URC comes again for more
+                n = yield from self.d.read(s)
+                if not n:
+                    empty = True
+                    return
+                self.rx_datagrams += 1
+                self.rx_octets += n
+                if self.on_datagram is not None:
+                    self.on_datagram(bytes(self.ch._dm[:n]), s.addr)
+        finally:
+            # Not read empty (8 reads, or an exception out of a handler: on the unix port a
+            # stop signal raises KeyboardInterrupt wherever the program is): read again later.
+            # BG95 buffer mode sends no new "recv" URC until the buffer was read empty.
+            if not empty:
+                s.rx = True
 
     def edrx_acts(self):
         """AcT-types for +CEDRXS: 4 LTE-M, 5 NB-IoT (MODEM.md 3.3)."""

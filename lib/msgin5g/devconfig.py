@@ -46,6 +46,24 @@ KEYS (the README copies this table):
 | `stateFile` | string (path) | config path with `.state` for `.json` | with `deepSleep`: the sleep record's file where the board has no RTC memory (the unix port: always) |
 | `aggrWindowSec` | int 1-3600 | `5` | with `aggregateTx`: how long small messages to one destination are collected (PC-29) |
 | `configServer` | URI | none | SEAL configuration server (PC-13): with `ueId`, `server`/`ueServiceId`/`segmentSize` are fetched at boot (a pre-configured `server` and `ueServiceId` are the fallback on 4.04) |
+| `link` | object | none: `{"type": "wifi"}` on a board, `{"type": "host"}` on the unix port | how the device reaches the network; `{"type": "modem", ...}`: a cellular modem, keys below |
+
+LINK KEYS (`"link": {"type": "modem", "model": "sim7080", "uart": "/dev/pts/7", "apn": "iot"}`):
+
+| Key | Type | Default | Notes |
+|---|---|---|---|
+| `type` | `wifi`/`host`/`modem` | `wifi` on a board, `host` on the unix port | `host`: the host's own network (unix port) |
+| `board` | `waveshare-pico-sim7080g`/`lilygo-t-sim7080g-s3` | none | a modem kit: fills in `model`, `uart`, `pwrkey` (and the LilyGO's PMU); keys given win |
+| `model` | `sim7080`/`bg95`/`bg96`/`bg77` | — | required (or from `board`); BG96 and BG77 speak the BG95 dialect |
+| `uart` | string or `{"id","tx","rx","baud"}` | — | required (or from `board`): on the unix port a tty or pty path (tools/modemsim prints one); on a board the UART id and pins, `baud` 115200 |
+| `apn` | string 0-63 | — | required; `""` lets the network choose |
+| `rat` | `ltem`/`nbiot`/`auto` | `auto` | radio access technology |
+| `psm` | `{"tauSec","activeSec"}` or null | null | request PSM: periodic TAU (T3412ext) and Active-Time (T3324) in s; null = PSM off |
+| `edrx` | `{"cycleSec"}` or null | null | request eDRX with this cycle (5.12-10485.76 s); null = off |
+| `rai` | bool | `false` | mark the last uplink of an exchange (Release Assistance, NB-IoT only) |
+| `pwrkey` | pin number/name or `udp://host:port` | none | the GPIO that presses PWRKEY (high = pressed: both kits drive it through a transistor); on the unix port `udp://127.0.0.1:PORT`, modemsim's control port. None: a silent modem is asked, never pulsed |
+| `pmu` | `axp2101` or null | none (`axp2101` with the LilyGO kit) | switch the modem's power rail on first: AXP2101 on I2C SDA 15 / SCL 7, DC3 3.0 V (modem), BLDO1 3.3 V (level shifter) |
+| `data` | `socket`/`ppp` | `socket` | `socket`: the modem's UDP sockets (AT); `ppp`: dial and hand the UART to `network.PPP` (ESP32 builds), then plain sockets |
 """
 import json
 
@@ -116,6 +134,7 @@ SCHEMA = {
     "awakeSec": (_INT, (0, 3600), 2, None),
     "regTrustSec": (_INT, (0, None), None, None),
     "stateFile": (_STR, None, None, None),
+    "link": (_OBJ, None, None, None),
 }
 
 
@@ -235,10 +254,91 @@ def validate(d):
     for k, v in sorted((out["pins"] or {}).items()):
         if k not in ("led", "button", "sensor") or not (_isint(v) or isinstance(v, str)):
             _fail("pins", "'%s': pins are led, button, sensor, each a pin number or name" % k)
+    if out["link"] is not None:
+        out["link"] = _link(out["link"])
     if out["role"] == "gateway" and out["gatewayPort"] == out["gatewayL3Port"]:
         _fail("gatewayL3Port", "must differ from gatewayPort")
     if out["regTrustSec"] is None:
         out["regTrustSec"] = out["reRegPeriodSec"]
+    return out
+
+
+# Modem kits (MODEM.md 10): link.board fills these in; keys the config gives win.
+KITS = {
+    "waveshare-pico-sim7080g": {"model": "sim7080", "pwrkey": 14,
+                                "uart": {"id": 0, "tx": 0, "rx": 1, "baud": 115200}},
+    "lilygo-t-sim7080g-s3": {"model": "sim7080", "pwrkey": 41, "pmu": "axp2101",
+                             "uart": {"id": 1, "tx": 5, "rx": 4, "baud": 115200}},
+}
+_LINK = {"type": ("wifi", "host", "modem"), "model": ("sim7080", "bg95", "bg96", "bg77"),
+         "rat": ("ltem", "nbiot", "auto"), "data": ("socket", "ppp"), "pmu": ("axp2101",),
+         "board": tuple(sorted(KITS))}
+_LINK_KEYS = ("apn", "board", "data", "edrx", "model", "pmu", "psm", "pwrkey", "rai", "rat",
+              "type", "uart")
+
+
+def _link(v):
+    """The link object (LINK KEYS above), defaults filled in for a modem."""
+    def bad(k, text):
+        _fail("link." + k, text)
+    for k in sorted(v):
+        if k not in _LINK_KEYS and not k.startswith("_"):
+            bad(k, "unknown key (link keys: %s)" % ", ".join(_LINK_KEYS))
+    for k in sorted(_LINK):
+        if v.get(k) is not None and _check(_ENUM, _LINK[k], v[k]) is None:
+            bad(k, _want(_ENUM, _LINK[k]))
+    t = v.get("type")
+    if t is None:
+        bad("type", "required: 'wifi', 'host' or 'modem'")
+    if t != "modem":
+        for k in sorted(v):
+            if k != "type" and not k.startswith("_"):
+                bad(k, "only for link.type 'modem'")
+        return {"type": t}
+    out = {"type": t, "board": None, "model": None, "uart": None, "apn": None, "rat": "auto",
+           "psm": None, "edrx": None, "rai": False, "pwrkey": None, "data": "socket",
+           "pmu": None}
+    out.update(KITS.get(v.get("board"), {}))
+    for k in _LINK_KEYS:
+        if v.get(k) is not None:
+            out[k] = v[k]
+    for k in ("model", "uart", "apn"):
+        if out[k] is None:
+            bad(k, "required when link.type is 'modem'" +
+                (" (or give link.board)" if k != "apn" else ""))
+    u = out["uart"]
+    if isinstance(u, dict):
+        u = dict(u)
+        u.setdefault("baud", 115200)
+        for k in sorted(u):
+            if k not in ("id", "tx", "rx", "baud") or not (_isint(u[k]) or (
+                    k != "baud" and isinstance(u[k], str))):
+                bad("uart", "'%s': a board UART is {\"id\", \"tx\", \"rx\", \"baud\"}, "
+                    "each a number (pins may be names)" % k)
+        if "id" not in u:
+            bad("uart", "needs its \"id\"")
+        out["uart"] = u
+    elif _check(_STR, None, u) is None:
+        bad("uart", "must be a device path (unix port) or {\"id\", \"tx\", \"rx\", \"baud\"}")
+    if not (isinstance(out["apn"], str) and len(out["apn"]) <= 63):
+        bad("apn", "must be a string of 0..63 characters")
+    p = out["psm"]
+    if p is not None:
+        if not (isinstance(p, dict) and sorted(p) == ["activeSec", "tauSec"] and
+                _isint(p["tauSec"]) and p["tauSec"] > 0 and _isint(p["activeSec"]) and
+                p["activeSec"] >= 0):
+            bad("psm", 'must be {"tauSec": int > 0, "activeSec": int >= 0} or null')
+    e = out["edrx"]
+    if e is not None:
+        c = e.get("cycleSec") if isinstance(e, dict) else None
+        if not (isinstance(e, dict) and sorted(e) == ["cycleSec"] and isinstance(c, (int, float)) and
+                not isinstance(c, bool) and 5 <= c <= 10486):
+            bad("edrx", 'must be {"cycleSec": 5.12..10485.76} or null')
+    if out["rai"] is not True and out["rai"] is not False:
+        bad("rai", "must be true or false")
+    k = out["pwrkey"]
+    if k is not None and not (_isint(k) or (isinstance(k, str) and 0 < len(k) <= 255)):
+        bad("pwrkey", "must be a pin number or name, or udp://host:port (modemsim)")
     return out
 
 

@@ -336,5 +336,7 @@ class Device:
         s["retransmissions"] = self.ep.ml.retransmitted
         s["uptimeMs"] = self.uptime_ms()
         s["heap"] = heap()
+        if self.link is not None:
+            s["modem"] = self.link.status()
         return "STATUS " + json.dumps(s)
 

@@ -213,3 +213,49 @@ def test_docstring_table_lists_every_key():
             shown = ("`%s`" % str(v).lower()) if not isinstance(v, str) else "`%s`" % v
             row = src[src.index("| `%s` |" % k):]
             assert shown in row[:row.index("\n")], (k, shown)
+
+
+def test_link_modem_defaults_and_required_keys():
+    out = validate(_with(link={"type": "modem", "model": "bg96", "uart": "/dev/pts/3",
+                               "apn": "iot"}))["link"]
+    assert out == {"type": "modem", "board": None, "model": "bg96", "uart": "/dev/pts/3",
+                   "apn": "iot", "rat": "auto", "psm": None, "edrx": None, "rai": False,
+                   "pwrkey": None, "data": "socket", "pmu": None}, out
+    assert validate(_with(link={"type": "host"}))["link"] == {"type": "host"}
+    assert validate(UE)["link"] is None         # the platform's default: wifi / host
+    for k in ("model", "uart", "apn"):
+        d = {"type": "modem", "model": "sim7080", "uart": "/dev/x", "apn": ""}
+        del d[k]
+        m = _fails(_with(link=d), "link." + k)
+        assert "required when link.type is 'modem'" in m, m
+    _fails(_with(link={"model": "sim7080"}), "link.type")
+
+
+def test_link_kits_fill_in_and_yield_to_given_keys():
+    ws = validate(_with(link={"type": "modem", "board": "waveshare-pico-sim7080g",
+                              "apn": "iot"}))["link"]
+    assert ws["model"] == "sim7080" and ws["pwrkey"] == 14 and ws["pmu"] is None
+    assert ws["uart"] == {"id": 0, "tx": 0, "rx": 1, "baud": 115200}
+    lg = validate(_with(link={"type": "modem", "board": "lilygo-t-sim7080g-s3", "apn": "iot",
+                              "rat": "nbiot", "pwrkey": 40}))["link"]
+    assert lg["uart"] == {"id": 1, "tx": 5, "rx": 4, "baud": 115200} and lg["pmu"] == "axp2101"
+    assert lg["pwrkey"] == 40 and lg["rat"] == "nbiot"
+    assert devconfig.KITS["lilygo-t-sim7080g-s3"]["pwrkey"] == 41      # not changed by a config
+
+
+def test_link_bad_values_name_the_key():
+    base = {"type": "modem", "model": "sim7080", "uart": "/dev/x", "apn": "iot"}
+    for k, v in (("type", "lte"), ("model", "sim800"), ("rat", "5g"), ("data", "tcp"),
+                 ("psm", {"tauSec": 0, "activeSec": 10}), ("psm", {"tauSec": 60}),
+                 ("edrx", {"cycleSec": 1}), ("edrx", 20), ("rai", 1), ("pwrkey", True),
+                 ("uart", {"tx": 1}), ("uart", {"id": 0, "parity": 1}), ("uart", 7),
+                 ("apn", "x" * 64), ("board", "pico"), ("pmu", "axp192"), ("speed", 1)):
+        d = dict(base)
+        d[k] = v
+        _fails(_with(link=d), "link." + k)
+    _fails(_with(link={"type": "wifi", "apn": "iot"}), "link.apn")
+    _fails(_with(link="modem"), "link")
+    ok = dict(base, psm={"tauSec": 3600, "activeSec": 0}, edrx={"cycleSec": 20.48},
+              pwrkey="udp://127.0.0.1:4000", uart={"id": 1, "tx": "GP4", "rx": "GP5"})
+    out = validate(_with(link=ok))["link"]
+    assert out["uart"]["baud"] == 115200 and out["edrx"] == {"cycleSec": 20.48}
