@@ -287,9 +287,9 @@ class Wake:
     def __init__(self, relay, cfg, board, heap):
         i = relay.mark()
         pr = Proc(cfg, board, heap)
-        self.saved = pr.when(r" I sensor: reading \d+ ")
-        self.sleep = pr.when(r"^SLEEP \d+$")
-        self.rc = pr.wait()
+        self.saved = pr.when(r" I sensor: reading \d+ ", 35)   # a wake ends within 30 s
+        self.sleep = pr.when(r"^SLEEP \d+$", 35)
+        self.rc = pr.wait(5)
         self.out = pr.output()
         self.ok = self.rc == 0 and self.sleep is not None and " ACCEPTED" in self.out
         self.saved_ms = (self.saved - pr.t0) * 1000 if self.saved else None
@@ -445,6 +445,8 @@ def modem_wakes(server_port, relay_port, board="unix", heap="256k", steady=5,
                 time.sleep(0.2)     # a late downlink or release still counts for this wake
                 c1 = sim.counters()
                 deltas.append({k: c1[k] - c0.get(k, 0) for k in c1})
+                if not wakes[-1].ok:
+                    break           # the link does not work yet: no point in more wakes
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for w, d in zip(wakes, deltas):
@@ -500,6 +502,15 @@ def _reading_of(dg):
     return None
 
 
+def _why(out):
+    """The line of a device's output that says what went wrong (or its last line)."""
+    lines = [x for x in out.splitlines() if x.strip()]
+    for x in lines:
+        if re.search(r"Error|Traceback| E |no answer", x) and "Traceback" not in x:
+            return x.strip()[:120]
+    return (lines[-1].strip()[:120] if lines else "no output")
+
+
 def _same(ws):
     """The cost of the last wake, '*' appended when the wakes did not all cost the same."""
     cs = [w.cost for w in ws]
@@ -536,8 +547,13 @@ def report(ports=range(18880, 18900), steady=5):
         try:
             modem = {b: modem_wakes(p[2], p[3], b, "96k" if b == "unix32" else "256k", steady)
                      for b in boards}
+            bad = [w for b in boards for w in [modem[b][0]] + modem[b][1] if not w.ok]
+            if bad or any(len(modem[b][1]) < steady for b in boards):
+                modem_why = "failed: %s" % _why(bad[0].out if bad else "")
+                modem = None
         except Exception as e:     # print why, never assert
             modem_why = "failed: %s" % e
+            modem = None
     cue = {link: CueRun(link, p[4:9] if link == "A.3" else p[9:14], boards[0],
                         heaps[boards[0]]) for link in ("A.3", "A.2")}
 
