@@ -237,6 +237,78 @@ def reading_figures():
     bench_reading.report()
 
 
+def modem_run(model, board, n=20, size=100):
+    """tools/bench_modem.py over a tools/modemsim pty against the reference server: its
+    key/value lines, and the simulator's counters over the n messages alone."""
+    from m5server.thread import ServerThread
+    from modemsim import ModemSim
+    out, marks = {}, []
+    with ServerThread(port=17699, quiet=True), ModemSim(model, reg_delay=0.1) as sim:
+        cmd, env = mp.device_cmd("256k" if board == "unix" else "96k", board)
+        p = subprocess.Popen(cmd + ["tools/bench_modem.py", sim.path, model, "127.0.0.1",
+                                    "17699", str(n), str(size)], env=env, cwd=ROOT, text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, bufsize=1)
+        try:
+            for ln in p.stdout:
+                k = ln.split(None, 1)
+                if len(k) == 2:
+                    out[k[0]] = k[1].strip()
+                if k and k[0] in ("registered", "messages", "done"):
+                    marks.append(sim.counters())
+                    p.stdin.write("\n")
+                    p.stdin.flush()
+            p.wait(60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+    if len(marks) >= 2:
+        out["per"] = {k: (marks[1][k] - marks[0][k]) / n for k in marks[0]}
+    if len(marks) >= 3:
+        out["large"] = {k: marks[2][k] - marks[1][k] for k in marks[0]}
+    return out
+
+
+def modem_figures():
+    print("== Cellular modem (issue 11): the MSGin5G Client over tools/modemsim (pty), "
+          "20 messages of 100 octets to an AS")
+    for model in ("sim7080", "bg95"):
+        k = {b: modem_run(model, b) for b in ("unix32", "unix")}
+        r = k["unix"].get("per")
+        if not r:
+            line("%s: run" % model, "failed: %s" % (k["unix"],))
+            continue
+        # both directions carry the same datagrams; AT overhead = UART octets besides payload
+        line("%s: datagrams on air per message, up / down" % model,
+             "%.1f / %.1f" % (r["ul_datagrams"], r["dl_datagrams"]))
+        line("%s: octets on air per message, up / down" % model,
+             "%.0f / %.0f" % (r["ul_octets"], r["dl_octets"]))
+        for d, (tot, pay, dg) in (("up", ("uart_rx_octets", "uart_rx_payload", "ul_datagrams")),
+                                  ("down", ("uart_tx_octets", "uart_tx_payload",
+                                            "dl_datagrams"))):
+            line("%s: AT octets on the UART per datagram besides the payload, %s" % (model, d),
+                 "%.1f  (target <= 60)" % ((r[tot] - r[pay]) / max(r[dg], 1e-9)))
+        g = k["unix"].get("large") or {}
+        if g:
+            line("%s: one 1400-octet datagram: AT overhead up / down" % model,
+                 "%d / %d" % (g["uart_rx_octets"] - g["uart_rx_payload"],
+                              g["uart_tx_octets"] - g["uart_tx_payload"]))
+        f = lambda key: "%s / %s" % (k["unix32"].get(key, "-"), k["unix"].get(key, "-"))  # noqa
+        line("%s: send() to its 2.04, p50 / max (ms; unix32 / unix)" % model,
+             "%s  /  %s" % (f("send_to_204_ms_p50"), f("send_to_204_ms_max")))
+        line("%s: largest event-loop stall, messages / 1400-octet datagram (ms)" % model,
+             "%s  /  %s  (target <= 50; pty: no baud rate, see below)" % (
+                 f("msg_stall_ms"), f("large_stall_ms")))
+        h = k["unix32"]
+        if "modem_link_heap" in h:
+            line("%s: modem layer heap on unix32: imports + Link (bytes)" % model,
+                 "%s + %s = %d  (target <= 6144)" % (
+                     h["modem_import_heap"], h["modem_link_heap"],
+                     int(h["modem_import_heap"]) + int(h["modem_link_heap"])))
+    line("UART time of one 256-octet write chunk at 115200 baud (ms, computed)",
+         "%.1f  (a 1460-octet datagram goes out in 6 chunks, one per loop turn)" % (256 * 10 / 115.2))
+
+
 def main():
     mp.unix32_exe()     # build the board-true firmware first (cached)
     coap_figures()
@@ -245,6 +317,7 @@ def main():
     reading_figures()
     board_figures()
     flood_figures()
+    modem_figures()
     extra = os.path.join(ROOT, "tools", "bench_loss.py")
     if os.path.exists(extra):
         print("== Loss")

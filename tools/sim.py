@@ -41,6 +41,7 @@ sys.path[:0] = [os.path.join(ROOT, "tools", "host"), os.path.join(ROOT, "tools",
 import mp  # noqa: E402
 from m5server.thread import ServerThread  # noqa: E402
 from lossy import ProxyThread, format_counters  # noqa: E402
+from modemsim import ModemSim  # noqa: E402
 
 AS = "as-sim"
 
@@ -213,6 +214,59 @@ class Scenario:
         return ok
 
 
+# Cellular UEs (issue 11): each behind its own simulated modem (tools/modemsim on a pty, its
+# sockets bridged to loopback UDP), started after the broadcast: a modem in PSM hears nothing.
+CELLS = (("cell-7080", "sim7080", {}, {}),
+         ("cell-bg95", "bg95", {}, {}),
+         # PSM and RAI on NB-IoT: a sensor reporting to ue-1, whose echo is the last downlink;
+         # the reply to it is marked RAI, T3324 (3 s) runs out, the next reading wakes the
+         # modem by PWRKEY (modemsim's control port)
+         ("cell-psm", "sim7080", {"rrc_inactivity": 1},
+          {"app": "sensor", "periodSec": 7, "reportTo": {"type": "UE", "addr": "ue-1"},
+           "link": {"rat": "nbiot", "rai": True, "psm": {"tauSec": 3600, "activeSec": 3}}}))
+
+
+def start_cells(fleet, sims):
+    for name, model, knobs, cfg in CELLS:
+        sim = sims[name] = ModemSim(model, reg_delay=0.3, **knobs).start()
+        cfg = dict(cfg)
+        link = {"type": "modem", "model": model, "uart": sim.path, "apn": "iot",
+                "pwrkey": "udp://%s:%d" % sim.control_addr}
+        link.update(cfg.pop("link", {}))
+        fleet.start(name, link=link, **cfg)
+
+
+def cells(st, sc, sims, slow):
+    """AS -> each cellular echo UE with a report; the PSM UE's readings reach ue-1 and come
+    back after it slept and was woken."""
+    ok = wait_for(lambda: {n for n, _, _, _ in CELLS} <= {r["ueServiceId"]
+                                                         for r in st.registrations()}, 30 * slow)
+    for name, model, _, _ in CELLS[:2]:
+        ok &= sc.flow("CELL " + name[5:].upper(), name, "UE", b"over the air to " + name.encode(),
+                      [name], report=True, timeout=20)
+    c = sims["cell-psm"]
+    ok &= bool(wait_for(lambda: c.counters()["psm_wakes"] >= 1 and c.counters()["rai_marks"],
+                        30 * slow, step=0.1))
+    say("  %-10s %-4s PSM entered %d, woken %d (PWRKEY), RAI marks %d" % (
+        "CELL PSM", "ok" if ok else "FAIL", c.counters()["psm_entries"],
+        c.counters()["psm_wakes"], c.counters()["rai_marks"]))
+    sc.ok &= ok
+    return ok
+
+
+def air_lines(sims, status):
+    """One line per cellular UE: octets on air (the simulator's counters) and on the UART."""
+    for name, sim in sorted(sims.items()):
+        c = sim.counters()
+        m = status.get(name, {}).get("modem", {})
+        yield ("%-10s %-8s air UL %d dgrams %d octets, DL %d dgrams %d octets; UART AT "
+               "overhead %d/%d octets; PSM %d/%d woken; RAI marks %d; link %s" % (
+                   name, m.get("model", "?"), c["ul_datagrams"], c["ul_octets"],
+                   c["dl_datagrams"], c["dl_octets"], c["uart_rx_octets"] - c["uart_rx_payload"],
+                   c["uart_tx_octets"] - c["uart_tx_payload"], c["psm_entries"], c["psm_wakes"],
+                   c["rai_marks"], m.get("state", "-")))
+
+
 def sleepy(st, sl, slow):
     """ue-6 sleeps between readings; the AS sends to it while it sleeps (store and forward):
     the message must reach its application once, at a following wake (the next one on a
@@ -291,6 +345,7 @@ def main():
     status = {}
     pcount = None
     sleeper = None
+    sims = {}
     try:
         fleet.start("ue-1")
         fleet.start("ue-2", topics=["alerts"])
@@ -336,6 +391,10 @@ def main():
         sc.flow("GW A.3", "gw-1", "UE", b"to the A.3 sensor", ["gw-1"], report=True, app_id=17)
         sc.flow("GW A.2", "gw-1", "UE", b"to the A.2 sensor", ["gw-1"], report=True, app_id=18)
         sc.flow("RELAY", "ue-5", "UE", b"through the relay", ["ue-5"], report=True)
+        say("[CELL] cellular UEs: SIM7080G, BG95, and a SIM7080G on NB-IoT with PSM and RAI, "
+            "each behind tools/modemsim")
+        start_cells(fleet, sims)
+        cells(st, sc, sims, slow)
         say("[8/9] SLEEPY: ue-6 sleeps between readings; the AS sends while it sleeps")
         # started only now: a broadcast to every registered UE would wait out its sleep
         sleeper = Sleeper(fleet, "ue-6", fleet.port(3), app="sensor", deepSleep=True,
@@ -353,6 +412,9 @@ def main():
         if sleeper is not None:
             sleeper.stop()
         status = fleet.stop()
+        air = list(air_lines(sims, status))
+        for sim in sims.values():
+            sim.stop()
         stats = st.stats()
         inbox = st.as_inbox(AS)
         st.stop()
@@ -365,6 +427,10 @@ def main():
     p2p_ok = p2p_sent >= 1 and p2p_back >= 1
     sc.ok &= p2p_ok
     sc.rows.append(("P2P", p2p_sent, p2p_back, "-", []))
+    if sims:    # the PSM sensor's readings, echoed back by ue-1 through PSM and wakes
+        ps = status.get("cell-psm", {})
+        sc.ok &= ps.get("received", 0) >= 1
+        sc.rows.append(("CELL PSM", ps.get("accepted", 0), ps.get("received", 0), "-", []))
     say("")
     say("%-10s %6s %10s %8s %9s %9s" % ("flow", "sent", "delivered", "reports", "p50 ms", "p95 ms"))
     for name, sent, got, reps, lats in sc.rows:
@@ -382,6 +448,11 @@ def main():
            stats.get("delivered", 0), stats.get("reports", 0)))
     ids = [e["msgId"] for e in inbox]
     say("AS inbox: %d messages, %d duplicate msgId(s)" % (len(ids), len(ids) - len(set(ids))))
+    if air:
+        say("cellular (octets on air from each modem simulator; AT overhead = UART octets "
+            "besides the payload, host->modem / modem->host):")
+        for line in air:
+            say("  " + line)
     if pcount:
         say("lossy proxy (%s):" % ("%g%% loss" % args.loss))
         for line in format_counters(pcount):
