@@ -313,6 +313,8 @@ class Device:
         unix port every further SIGINT raises one wherever the program is): one during the wait
         is absorbed, and a call after one that escaped resumes the same DEREG and deadline."""
         c = self.client
+        if self.link is not None:
+            timeout_ms += 6000      # a modem in PSM is woken first (AT tries, PWRKEY: ~5 s)
         t0 = getattr(self, "_stop_t0", None)
         if t0 is None:
             if c is None or getattr(c, "state", None) != "REGISTERED":
