@@ -73,25 +73,3 @@ class UdpEndpoint(Endpoint):
             else:
                 self._in(data, addr)
 
-    def run_until(self, done, timeout_ms=None):
-        """Poll until done() is true or timeout_ms passes. Returns done()."""
-        t0 = time.ticks_ms()
-        while not done():
-            if timeout_ms is not None and time.ticks_diff(time.ticks_ms(), t0) >= timeout_ms:
-                break
-            self.poll(50)
-        return done()
-
-    def call(self, *args, **kw):
-        """Blocking request for plain loops, scripts and the REPL: request()'s arguments
-        (callback excepted); returns the finished Req."""
-        r = self.request(*args, **kw)
-        while not r.done:       # the request's own timers end it (timeout, reset)
-            self.poll(1000)
-        return r
-
-    # ---- asyncio (coap.aio: plain-loop devices never load it; awaitable requests there) ----
-    def run(self):
-        """Coroutine serving this endpoint forever under asyncio (see coap.aio.run)."""
-        from coap.aio import run
-        return run(self)

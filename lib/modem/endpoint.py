@@ -79,21 +79,3 @@ class ModemEndpoint(Endpoint):
                 time.sleep_ms(min(w, 10))
         self.tick()
 
-    def run_until(self, done, timeout_ms=None):
-        t0 = time.ticks_ms()
-        while not done():
-            if timeout_ms is not None and time.ticks_diff(time.ticks_ms(), t0) >= timeout_ms:
-                break
-            self.poll(50)
-        return done()
-
-    def call(self, *args, **kw):
-        r = self.request(*args, **kw)
-        while not r.done:
-            self.poll(1000)
-        return r
-
-    def run(self):
-        """Coroutine serving this endpoint and its modem forever under asyncio."""
-        from coap.aio import run
-        return run(self)
