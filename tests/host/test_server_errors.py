@@ -141,6 +141,10 @@ def test_every_bad_uplink_gets_its_4xx():
         # the valid template itself is accepted, so the cases above fail for their defect
         assert (await a.request(_msg()))[0] == "2.04"
         assert (await b.wait("MSG"))["msgId"] == U1
+        for _ in range(200):    # counted when b's 2.04 reaches the server, just after b got it
+            if srv.stats()["delivered"]:
+                break
+            await asyncio.sleep(0.01)
         assert srv.stats()["delivered"] == 1
         # 4.13 tells the limit (Size1); errors without a contract body carry text diagnostics
         m = Message(code=Code.POST, uri="coap://127.0.0.1:%d/msgin5g" % srv.port,
