@@ -9,15 +9,20 @@ readinto(buf) and write(buf) (machine.UART, modem.port.PtyUart, a test's fake).
 - Final results: OK, ERROR, +CME ERROR: <n> and +CME ERROR: <text> (numeric and verbose,
   CMEE 1/2), +CMS ERROR, SEND OK / SEND FAIL (Quectel), CONNECT / NO CARRIER (dial).
 - A line that starts with the pending command's response prefix is its information line;
-  any other line is a URC and goes to the handler registered for its prefix, also between an
-  information line and its OK [MODEM.md 9.1]. A command with prefix "" (+CGSN, +CIMI) takes
-  bare lines that are no registered URC.
+  any other line goes to on_urc(line), also between an information line and its OK
+  [MODEM.md 9.1]. on_urc returns None for a line that is no URC, else the number of raw octets
+  that follow it (0 mostly; a receive mode that pushes the datagram with its URC gives its
+  length: they land in self.data, then on_data(n) is called). One dispatcher, not a table of
+  (prefix, handler) pairs: each pair held a bound method, 30 octets of heap per URC. A command
+  with prefix "" (+CGSN, +CIMI) takes bare lines that are no URC.
 - The data prompt `>` (SIMCom sends "> ", no newline) is matched at the start of a line
   when the pending command has data; the data then goes out in chunks of _CHUNK octets per
   service() so that a 1460-octet datagram never holds the loop for its whole UART time.
 - Raw data by length, binary-safe: `+CARECV: <len>,<data>` (data after the comma on the same
   line) and `+QIRD: <len>[,"ip",port]` CR LF <data> (next line). It lands in self.data
-  (preallocated), its length in self.dlen.
+  (preallocated), its length in self.dlen. The buffer holds 1461 octets, one more than the
+  largest datagram a modem carries: a longer one fills it and the rest is skipped, so the
+  endpoint sees it was cut (as coap.udp reads one octet more than it accepts).
 
 Buffers are allocated once; nothing is allocated per byte (one str per line).
 """
@@ -83,7 +88,14 @@ _FINALS = ("OK", "ERROR", "SEND OK", "SEND FAIL", "NO CARRIER")
 
 
 class AtChannel:
-    def __init__(self, uart, clock=None, line=160, data=1500):
+    on_urc = None       # on_urc(line): None (no URC) or the raw octets that follow (0: none)
+    on_data = None      # on_data(n): n raw octets pushed with a URC are in self.data
+    on_other = None     # lines nobody claims (a default URC handler)
+    _push = False       # the raw data being read came with a URC, not as an answer
+    # counters of rare events (stored in the instance only once they count)
+    stray = garbled = long_lines = timeouts = 0
+
+    def __init__(self, uart, clock=None, line=160, data=1461):
         self.uart = uart
         self.clock = clock or time.ticks_ms
         self._lb = bytearray(line)
@@ -100,16 +112,8 @@ class AtChannel:
         self._dl = 0                # the pending command's deadline (ticks)
         self._out = None            # memoryview of data still to write after the prompt
         self._oi = 0
-        self._urcs = []             # (prefix, handler)
-        self.on_other = None        # lines nobody claims (a default URC handler)
         # counters
-        self.rx_octets = self.tx_octets = 0
-        self.urcs = self.stray = self.garbled = self.long_lines = self.timeouts = 0
-
-    # ---- URCs ----
-    def urc(self, prefix, handler):
-        """Call handler(line) for every unsolicited line starting with prefix."""
-        self._urcs.append((prefix, handler))
+        self.rx_octets = self.tx_octets = self.urcs = 0
 
     # ---- commands ----
     def send(self, cmd):
@@ -132,6 +136,7 @@ class AtChannel:
             self._finish("timeout")
         self._out = None
         self._need = 0
+        self._push = False
         self._n = 0
         return c
 
@@ -201,12 +206,14 @@ class AtChannel:
                         continue
                 k = min(self._need, n - i)
                 d = self.dlen
-                self._dm[d:d + k] = b[i:i + k]
-                self.dlen = d + k
+                m = min(k, len(self.data) - d)      # past the buffer: skipped (cut)
+                if m > 0:
+                    self._dm[d:d + m] = b[i:i + m]
+                    self.dlen = d + m
                 self._need -= k
                 i += k
-                if not self._need and self.cmd is not None:
-                    self.cmd.got = self.dlen
+                if not self._need:
+                    self._raw_done()
                 continue
             c = b[i]
             i += 1
@@ -273,11 +280,18 @@ class AtChannel:
 
     def _start_raw(self, n):
         self.dlen = 0
-        self._need = min(n, len(self.data))
-        if self._need < n:
-            self.long_lines += 1    # longer than the buffer: cut (never asked for here)
+        self._need = n
+        if n > len(self.data):
+            self.long_lines += 1    # longer than the buffer: cut, the rest skipped
         if not n:
             self.cmd.got = 0
+
+    def _raw_done(self):
+        if self._push:
+            self._push = False
+            self.on_data(self.dlen)
+        elif self.cmd is not None:
+            self.cmd.got = self.dlen
 
     def _line(self, cr):
         k = self._n
@@ -310,11 +324,15 @@ class AtChannel:
                     else:
                         c.got = 0
                 return
-        for p, h in self._urcs:
-            if s.startswith(p):
-                self.urcs += 1
-                h(s)
-                return
+        u = self.on_urc
+        r = None if u is None else u(s)
+        if r is not None:
+            self.urcs += 1
+            if r > 0:               # the datagram follows its URC (push receive modes)
+                self._eatlf = cr
+                self._push = True
+                self._start_raw(r)
+            return
         if c is not None and c.prefix == "":
             c.lines.append(s)
         elif self.on_other is not None:

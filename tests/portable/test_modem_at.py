@@ -16,9 +16,13 @@ def chan():
     clock = FakeClock(1000)
     ch = AtChannel(u, clock)
     urcs = []
-    ch.urc("+CEREG:", urcs.append)
-    ch.urc("RDY", urcs.append)
-    ch.urc("+QIURC:", urcs.append)
+
+    def urc(line):              # a link's on_urc: None for a line that is no URC of its own
+        if line.startswith("+CEREG:") or line.startswith("RDY") or line.startswith("+QIURC:"):
+            urcs.append(line)
+            return 0
+        return None
+    ch.on_urc = urc
     return ch, u, clock, urcs
 
 

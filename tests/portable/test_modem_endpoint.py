@@ -25,7 +25,7 @@ def test_request_and_response_over_the_modem():
     m = decode(data)
     assert m.mtype == 0 and m.path() == ["time"]
     resp = encode(Message(2, 0x45, m.mid, m.token, payload=b"12:00\r\n\x1a"))
-    u.expect('AT+CAOPEN=0,0,"UDP","10.0.0.1",5683\r', b"\r\n+CAOPEN: 0,0\r\n" + OK)
+    u.expect('AT+CAOPEN=0,0,"UDP","10.0.0.1",5683,1\r', b"\r\n+CAOPEN: 0,0\r\n" + OK)
     u.expect("AT+CASEND=0,%d\r" % len(data), b"\r\n> ")
     u.expect(data, OK + b"\r\n+CADATAIND: 0\r\n")
     u.expect("AT+CARECV=0,1460\r", b"\r\n+CARECV: %d,%s\r\n" % (len(resp), resp) + OK)

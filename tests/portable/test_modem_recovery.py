@@ -10,7 +10,7 @@ PEER = ("10.0.0.1", 5683)
 
 
 def opened(link, u, clock):
-    u.expect('AT+CAOPEN=0,0,"UDP","10.0.0.1",5683\r', b"\r\n+CAOPEN: 0,0\r\n" + OK)
+    u.expect('AT+CAOPEN=0,0,"UDP","10.0.0.1",5683,1\r', b"\r\n+CAOPEN: 0,0\r\n" + OK)
     u.expect("AT+CASEND=0,1\r", b"\r\n> ")
     u.expect(b"a")
     link.sendto(b"a", PEER)
@@ -27,7 +27,7 @@ def test_reset_banner_mid_session_brings_up_again_and_reopens():
     u.inject(REGISTERED)
     assert drive(link, clock, lambda: link.up, 20000), (link.error, u.script[:1])
     assert ev[2:] == [(True, "registered")]
-    u.expect('AT+CAOPEN=0,0,"UDP","10.0.0.1",5683\r', b"\r\n+CAOPEN: 0,0\r\n" + OK)
+    u.expect('AT+CAOPEN=0,0,"UDP","10.0.0.1",5683,1\r', b"\r\n+CAOPEN: 0,0\r\n" + OK)
     u.expect("AT+CASEND=0,1\r", b"\r\n> ")
     u.expect(b"b")
     link.sendto(b"b", PEER)
@@ -36,7 +36,7 @@ def test_reset_banner_mid_session_brings_up_again_and_reopens():
 
 def test_reset_while_a_command_waits():
     link, u, clock, ev = up("bg95")
-    u.expect('AT+QIOPEN=1,0,"UDP","10.0.0.1",5683,0,0\r', None)
+    u.expect('AT+QIOPEN=1,0,"UDP","10.0.0.1",5683,0,1\r', None)
     link.sendto(b"a", PEER)
     drive(link, clock, lambda: not u.script, 1000)
     u.inject(b"\r\nRDY\r\n")
@@ -63,7 +63,7 @@ def test_pdp_lost_sim7080():
 
 def test_pdp_lost_bg95():
     link, u, clock, ev = up("bg95")
-    u.expect('AT+QIOPEN=1,0,"UDP","10.0.0.1",5683,0,0\r', OK + b"\r\n+QIOPEN: 0,0\r\n")
+    u.expect('AT+QIOPEN=1,0,"UDP","10.0.0.1",5683,0,1\r', OK + b"\r\n+QIOPEN: 0,0\r\n")
     u.expect("AT+QISEND=0,1\r", b"\r\n>")
     u.expect(b"a", b"\r\nSEND OK\r\n")
     link.sendto(b"a", PEER)
@@ -92,7 +92,7 @@ def test_coverage_gap_is_link_down_until_registered():
     u.inject(b"\r\n+CEREG: 2\r\n")
     drive(link, clock, None, 2000)
     u.expect("AT+CNACT?\r", b'\r\n+CNACT: 0,1,"10.94.36.44"\r\n' + OK)
-    u.expect('AT+CAOPEN=0,0,"UDP","10.0.0.1",5683\r', b"\r\n+CAOPEN: 0,0\r\n" + OK)
+    u.expect('AT+CAOPEN=0,0,"UDP","10.0.0.1",5683,1\r', b"\r\n+CAOPEN: 0,0\r\n" + OK)
     u.expect("AT+CASEND=0,1\r", b"\r\n> ")
     u.expect(b"q")
     u.inject(b'\r\n+CEREG: 1,"5B57","195071B",9\r\n')
@@ -111,7 +111,7 @@ def test_psm_modem_is_woken_by_pwrkey_before_sending():
     u.expect("AT\r", b'\r\n+CPSMSTATUS: "EXIT PSM"\r\n' + OK)
     u.expect("AT+CEREG?\r", b"\r\n+CEREG: 4,1\r\n" + OK)
     u.expect("AT+CNACT?\r", b'\r\n+CNACT: 0,1,"10.94.36.44"\r\n' + OK)
-    u.expect('AT+CAOPEN=0,0,"UDP","10.0.0.1",5683\r', b"\r\n+CAOPEN: 0,0\r\n" + OK)
+    u.expect('AT+CAOPEN=0,0,"UDP","10.0.0.1",5683,1\r', b"\r\n+CAOPEN: 0,0\r\n" + OK)
     u.expect("AT+CASEND=0,1\r", b"\r\n> ")
     u.expect(b"w")
     link.sendto(b"w", PEER)
@@ -123,7 +123,7 @@ def test_psm_modem_is_woken_by_pwrkey_before_sending():
 def test_silent_modem_after_timeout_is_woken_then_brought_up_when_it_lost_state():
     presses = []
     link, u, clock, ev = up("bg95", pwrkey=presses.append)
-    u.expect('AT+QIOPEN=1,0,"UDP","10.0.0.1",5683,0,0\r', None)     # no answer (150 s)
+    u.expect('AT+QIOPEN=1,0,"UDP","10.0.0.1",5683,0,1\r', None)     # no answer (150 s)
     for _ in range(3):
         u.expect("AT\r", None)
     u.expect("AT\r")                       # answers after the pulse
