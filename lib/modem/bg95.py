@@ -16,10 +16,6 @@ from modem.at import Cmd
 from modem.bringup import LinkError, check, ok, received
 from modem.codes import fields, to_int
 
-# AT+QCFG="iotopmode" 0 eMTC, 1 NB-IoT, 2 both; "nwscanseq" 02 eMTC, 03 NB-IoT. Not in
-# MODEM.md (Quectel's usual forms, unconfirmed): a refusal is tolerated.
-_RAT = {"ltem": (0, "02"), "nbiot": (1, "03"), "auto": (2, "0203")}
-
 
 class Dialect:
     pwrkey_ms = 750     # BG95: 500-1000 ms low (Zephyr bg9x; MODEM.md 7)
@@ -75,7 +71,11 @@ class Dialect:
 
     # ---- procedures ----
     def rat(self, rat):
-        m, seq = _RAT[rat]
+        # AT+QCFG="iotopmode" 0 eMTC, 1 NB-IoT, 2 both; "nwscanseq" 02 eMTC, 03 NB-IoT. Not in
+        # MODEM.md (Quectel's usual forms, unconfirmed): a refusal is tolerated. Tuples, not a
+        # dict: a tuple constant stays in flash, a dict is built in RAM.
+        m = ("ltem", "nbiot", "auto").index(rat)
+        seq = ("02", "03", "0203")[m]
         yield Cmd('AT+QCFG="iotopmode",%d,1' % m)
         yield Cmd('AT+QCFG="nwscanseq",%s,1' % seq)
 

@@ -14,8 +14,6 @@ from modem.at import Cmd
 from modem.bringup import LinkError, check, ok, received
 from modem.codes import fields, to_int
 
-_CMNB = {"ltem": 1, "nbiot": 2, "auto": 3}
-
 
 class Dialect:
     pwrkey_ms = 1500    # Zephyr's SIM7080 pulse; SIM7070 HW: 1-12.6 s (MODEM.md 7)
@@ -80,7 +78,8 @@ class Dialect:
     # ---- procedures ----
     def rat(self, rat):
         yield from ok("AT+CNMP=38")                     # LTE only (2 = auto would allow GSM)
-        yield from ok("AT+CMNB=%d" % _CMNB[rat])        # 1 Cat-M, 2 NB-IoT, 3 both
+        # 1 Cat-M, 2 NB-IoT, 3 both (a tuple constant stays in flash; a dict is built in RAM)
+        yield from ok("AT+CMNB=%d" % (1 + ("ltem", "nbiot", "auto").index(rat)))
 
     def psm_extra(self):
         yield Cmd("AT+CPSMSTATUS=1")    # ENTER/EXIT PSM URCs; tolerated if refused
