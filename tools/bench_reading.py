@@ -14,8 +14,10 @@ exchanges. An A.2 exchange is one request datagram type (0x01, 0x03, 0x05, 0x06 
 
 Time awake (deepSleep UEs): from the process start (Popen) to the sensor's line saying the
 reading's outcome is in (printed right after the sleep record is saved), and to the process's
-`SLEEP <ms>` line, with awakeSec 0 (no window for stored downlinks; the default 2 s adds 2 s
-before SLEEP). A cue has no deep sleep in this firmware: it stays up and sends every periodSec.
+`SLEEP <ms>` line, with awakeSec 0 over the host link (no window for stored downlinks; the
+default 2 s adds 2 s before SLEEP); over the modem awakeSec is left unset, so it is the
+granted Active-Time (2 s), and a steady wake includes the PWRKEY pulse that wakes the modem
+from PSM (1.5 s on a SIM7080). A cue has no deep sleep in this firmware: it stays up and sends every periodSec.
 """
 import json
 import os
@@ -422,10 +424,14 @@ def modem_available():
 def modem_wakes(server_port, relay_port, board="unix", heap="256k", steady=5,
                 model="sim7080"):
     """Cold boot, then `steady` wakes, of a deepSleep sensor UE whose link is ModemSim (NB-IoT,
-    PSM requested, RAI on); the modem stays powered (in PSM) across the MCU's sleeps, as on a
-    board. On air from the simulator's counters (payload octets + 28 per datagram); exchanges
-    from a counting relay between the simulator and the server. Returns
-    (cold Wake, [Wakes], [counter deltas per wake]) or raises on a missing simulator."""
+    PSM requested with Active-Time 2 s, RAI on); the modem stays powered across the MCU's
+    sleeps, as on a board, and each wake resumes the link (PWRKEY from PSM, PDP context and
+    socket checked) instead of a full bring-up. awakeSec is left unset: it follows the granted
+    Active-Time (T3324), 2 s. Between wakes the test waits until the modem has entered PSM
+    (a board sleeps periodSec, far longer than T3324), so every steady wake finds it in PSM.
+    On air from the simulator's counters (payload octets + 28 per datagram), from one wake's
+    start to the next one's; exchanges from a counting relay between the simulator and the
+    server. Returns (cold Wake, [Wakes]); each Wake has .modem, its counter deltas."""
     from m5server.thread import ServerThread
     from modemsim import ModemSim
     import shutil
@@ -437,16 +443,19 @@ def modem_wakes(server_port, relay_port, board="unix", heap="256k", steady=5,
             link = {"type": "modem", "model": model, "uart": sim.path, "apn": "iot",
                     "rat": "nbiot", "psm": {"tauSec": 3600, "activeSec": 2}, "rai": True,
                     "pwrkey": "udp://%s:%d" % sim.control_addr}
-            cfg = ue_config(work, server_port, relay_port, ue="ue-reading-m", link=link)
+            cfg = ue_config(work, server_port, relay_port, ue="ue-reading-m", link=link,
+                            awakeSec=None)
             wakes = []
             for _ in range(1 + steady):
                 c0 = sim.counters()
                 wakes.append(Wake(relay, cfg, board, heap))
-                time.sleep(0.2)     # a late downlink or release still counts for this wake
+                # the MCU sleeps; the modem enters PSM once T3324 has run out
+                mp.wait_for(lambda: sim.counters()["psm_entries"] > c0["psm_entries"], 10)
+                time.sleep(0.1)
                 c1 = sim.counters()
                 deltas.append({k: c1[k] - c0.get(k, 0) for k in c1})
                 if not wakes[-1].ok:
-                    break           # the link does not work yet: no point in more wakes
+                    break           # the link does not work: no point in more wakes
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for w, d in zip(wakes, deltas):
@@ -455,6 +464,7 @@ def modem_wakes(server_port, relay_port, board="unix", heap="256k", steady=5,
                       air_down=d["dl_octets"] + UDPIP * d["dl_datagrams"])
         w.cost["air"] = w.cost["air_up"] + w.cost["air_down"]
         w.modem = d
+        w.resumed = "modem: link up (resumed)" in w.out
     return wakes[0], wakes[1:]
 
 
@@ -668,10 +678,20 @@ def report(ports=range(18880, 18900), steady=5):
                       g["air_down"], g["air"]))
     if modem:
         d = modem[boards[-1]][1][-1].modem
-        print("   (b) modem counters, last steady wake: rai_marks %d, rai_ignored %d, "
-              "psm_wakes %d, psm_entries %d, connected_ms %d, uart octets %d + %d" % (
+        ws = modem[boards[-1]][1]
+        print("   (b) awakeSec unset = the granted Active-Time (T3324) 2 s: SLEEP comes 2 s "
+              "after the reading's answer; each steady wake: PWRKEY from PSM, PDP context and "
+              "socket checked, no REG, no bring-up (%d of %d wakes resumed)" % (
+                  sum(1 for w in ws if w.resumed), len(ws)))
+        print("   (b) modem counters, last steady wake to PSM: rai_marks %d, rai_ignored %d, "
+              "psm_wakes %d, psm_entries %d, resets %d, connected_ms %d, uart octets %d + %d "
+              "(payload %d + %d)" % (
                   d["rai_marks"], d["rai_ignored"], d["psm_wakes"], d["psm_entries"],
-                  d["connected_ms"], d["uart_rx_octets"], d["uart_tx_octets"]))
+                  d["resets"], d["connected_ms"], d["uart_rx_octets"], d["uart_tx_octets"],
+                  d["uart_rx_payload"], d["uart_tx_payload"]))
+        c = modem[boards[-1]][0].modem
+        print("   (b) cold boot: rai_marks %d, connected_ms %d, uart octets %d + %d" % (
+            c["rai_marks"], c["connected_ms"], c["uart_rx_octets"], c["uart_tx_octets"]))
 
 
 if __name__ == "__main__":

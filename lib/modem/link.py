@@ -26,7 +26,7 @@ import time
 from micropython import const
 
 from modem.at import AtChannel, Cmd
-from modem.bringup import LinkError, bringup, registration, wake
+from modem.bringup import LinkError, bringup, ignore, registration, sync, wake
 from modem.codes import active_seconds, edrx_seconds, fields, tau_seconds
 from modem.codes import cereg as parse_cereg
 
@@ -72,7 +72,7 @@ class Link:
         self.pwrkey = pwrkey            # pwrkey(1) presses, pwrkey(0) releases (board inverts)
         self.cmee = cmee
         self.on_change = on_change
-        self.on_datagram = None         # on_datagram(view, addr), set by ModemEndpoint
+        self.on_datagram = None         # on_datagram(data, addr), set by ModemEndpoint
         self.log = log
         self.d = Dialect(self)
         self.socks = [Sock(i) for i in range(peers)]
@@ -102,9 +102,14 @@ class Link:
         self.tx_datagrams = self.rx_datagrams = self.tx_octets = self.rx_octets = 0
         self.dropped = self.oversize = self.send_failed = self.resets = self.wakes = 0
         self.pdp_losses = self.coverage_losses = self.bringups = self.pulses = 0
-        self.rai_marks = self.rai_unavailable = 0
-        ch.on_urc = self._urc
-        ch.on_data = self._pushed
+        self.rai_marks = self.rai_unavailable = self.resumes = 0
+        for p in ("RDY", "APP RDY", "SMS Ready", "*ATREADY"):
+            ch.urc(p, self._reset_urc)
+        ch.urc("+CEREG:", self.cereg)
+        ch.urc("+CEDRXP:", self._cedrxp)
+        ch.urc("NORMAL POWER DOWN", self._powered_down)
+        ch.urc("POWERED DOWN", self._powered_down)
+        self.d.urcs(ch)
 
     # ---------------- public API ----------------
     def start(self):
@@ -142,10 +147,94 @@ class Link:
         self._release = False
         return n
 
-    def release_after_next(self):
+    def release_after_next(self, rai=1):
         """Mark the next datagram as the last uplink of an exchange (RAI): where the model
-        and RAT allow it (NB-IoT; MODEM.md 3.4) the radio is released right after it."""
-        self._release = True
+        and RAT allow it (NB-IoT; MODEM.md 3.4) the radio is released right after it (rai 1:
+        no further uplink or downlink expected), or after the one downlink that answers it
+        (rai 2: a CON request whose response is all that is still expected)."""
+        self._release = rai
+
+    released = 0        # 1: the radio was released (RAI 1, AT+CNMPSD, or RAI 2 and then its
+    #                     one downlink); 2: it will be after the next downlink (RAI 2)
+
+    def release(self, ms=3000):
+        """Before the MCU's deep sleep (msgin5g.dutycycle): the modem stays powered and keeps
+        its state. Let it take what is queued (a plain loop, at most ms), then, where RAI
+        applies (rai on NB-IoT) and the last uplink did not carry it, ask for the release
+        with AT+CNMPSD (TS 27.007 "no more PS data"; unconfirmed on SIM7080 and BG95,
+        MODEM.md 3.4: a refusal is tolerated). Elsewhere nothing more: the network releases
+        the radio after its inactivity timer, then T3324 runs and the modem enters PSM."""
+        t0 = self.clock()
+        asked = False
+        while self.elapsed(t0) < ms:
+            if self._job is None:
+                if self.state != "up":
+                    break               # nothing will go out now
+                if not self._qn and self._user is None:
+                    if asked or self.released or self.asleep or not (self.rai and self.act == 9):
+                        break
+                    asked = True
+                    self.released = 1
+                    self._user = ("AT+CNMPSD", "", ignore)
+            w = self.tick()
+            time.sleep_ms(2 if w is None or w > 2 else w)
+
+    def snapshot(self):
+        """The modem's state for the sleep record (msgin5g.sleepstate's modem slot; b"" unless
+        the link is up): what the modem keeps while the MCU deep-sleeps and it sits in PSM
+        (MODEM.md 3.2: PSM keeps the registration and the PDP context). Version 1, big-endian:
+        flags (1 registered, 2 PDP context, 4 socket open), AcT, granted Active-Time s (u16,
+        0xFFFF none), periodic TAU s (u32, 0xFFFFFFFF none), eDRX cycle ms (u32, 0 none),
+        socket id, peer port (u16), peer host (the rest)."""
+        if self.state != "up":
+            return b""
+        s = None
+        for x in self.socks:
+            if x.open:
+                s = x                   # the first open socket (a device has one peer)
+                break
+        g = self.psm_granted
+        e = self.edrx_granted
+        out = bytearray(b"\x01")
+        out.append((1 if self.reg in (1, 5) else 0) | (2 if self.pdp else 0) | (4 if s else 0))
+        out.append(self.act or 0)
+        out.extend((0xFFFF if g is None else min(g[0], 0xFFFE)).to_bytes(2, "big"))
+        out.extend((0xFFFFFFFF if g is None or g[1] is None else g[1]).to_bytes(4, "big"))
+        out.extend((0 if e is None else int(e * 1000)).to_bytes(4, "big"))
+        if s is not None:
+            out.append(s.id)
+            out.extend(s.addr[1].to_bytes(2, "big"))
+            out.extend(str(s.addr[0]).encode())
+        return bytes(out)
+
+    def resume(self, data):
+        """Take up the state snapshot() saved before the MCU's deep sleep instead of a full
+        bring-up: the link wakes the modem (it is likely in PSM), checks its PDP context and
+        socket (two AT commands) and carries on; anything amiss means a full bring-up. False
+        (nothing done: call start()) when data is not a valid snapshot of a link that was up."""
+        b = data
+        if not b or len(b) < 13 or b[0] != 1 or not b[1] & 2:
+            return False
+        self._stop_job()
+        self.reg = 1 if b[1] & 1 else None
+        self.act = b[2] or None
+        a = int.from_bytes(b[3:5], "big")
+        t = int.from_bytes(b[5:9], "big")
+        self.psm_granted = None if a == 0xFFFF else (a, None if t == 0xFFFFFFFF else t)
+        e = int.from_bytes(b[9:13], "big")
+        self.edrx_granted = e / 1000 if e else None
+        if b[1] & 4 and len(b) > 16 and b[13] < len(self.socks):
+            s = self.socks[b[13]]
+            s.addr = (str(b[16:], "utf-8"), int.from_bytes(b[14:16], "big"))
+            s.open = s.used = True
+        self.pdp = True
+        self.state = "starting"
+        self.error = None
+        self._fails = 0
+        self._retry = None
+        self.fresh = True
+        self._need = "resume"
+        return True
 
     def command(self, text, callback, prefix=""):
         """Run one AT command between data operations (the REPL's at()); callback(cmd)."""
@@ -166,7 +255,7 @@ class Link:
                                                                    self.rx_octets],
                 "at": [self.ch.tx_octets, self.ch.rx_octets],
                 "dropped": self.dropped, "oversize": self.oversize, "resets": self.resets,
-                "wakes": self.wakes, "pdpLosses": self.pdp_losses,
+                "wakes": self.wakes, "resumes": self.resumes, "pdpLosses": self.pdp_losses,
                 "coverageLosses": self.coverage_losses, "raiMarks": self.rai_marks}
 
     # ---------------- the loop ----------------
@@ -241,6 +330,8 @@ class Link:
             if n == "wake":
                 self.wakes += 1
                 return self._wake()
+            if n == "resume":
+                return self._resume()
             if n == "pdp":
                 return self._pdp()
             return self._reattach()
@@ -270,10 +361,11 @@ class Link:
         if n is None:
             return
         self._need = None
-        if n in ("bringup", "pdp", "reattach", "wake"):
+        if n in ("bringup", "pdp", "reattach", "wake", "resume"):
             self._fails = 0
             self.error = None
-            self._set_up(True, "registered" if n != "pdp" else "PDP context re-activated")
+            self._set_up(True, "PDP context re-activated" if n == "pdp" else
+                         "resumed" if n == "resume" else "registered")
 
     def _failed(self, e, now):
         k = e.kind
@@ -287,9 +379,10 @@ class Link:
         if k == "silent" and self._running != "wake" and self.state == "up":
             self._need = "wake"         # a PSM modem looks dead: wake it first (MODEM.md 9.5)
             return
-        if k == "reset":
-            self.resets += 1
-            self._restart(msg)
+        if k == "reset" or self._running == "resume":
+            if k == "reset":
+                self.resets += 1
+            self._restart(msg)      # a resume that fails: a full bring-up at once
             return
         self._need = None
         self._lose_sockets()
@@ -331,45 +424,6 @@ class Link:
             self.log(msg)
 
     # ---------------- URCs ----------------
-    rxsock = None           # the socket of a datagram pushed with its URC (the dialect sets it)
-
-    def _urc(self, line):
-        """The AT channel's on_urc: the dialect's URCs, then the link's; None when the line is
-        no URC, else the octets of a datagram that follows it (push receive modes)."""
-        n = self.d.urc(line)
-        if n is not None:
-            return n
-        if line.startswith("+CEREG:"):
-            self.cereg(line)
-        elif line.startswith(("RDY", "APP RDY", "SMS Ready", "*ATREADY")):
-            self._reset_urc(line)
-        elif line.startswith("+CEDRXP:"):
-            f = fields(line, 8)
-            if len(f) >= 3:
-                self.edrx_granted = edrx_seconds(f[2]) if f[0] != "0" else None
-        elif line.startswith(("NORMAL POWER DOWN", "POWERED DOWN")):
-            if self.state != "off":
-                self._restart("modem powered down (%s)" % line)
-        else:
-            return None
-        return 0
-
-    def _pushed(self, n):
-        """The AT channel's on_data: a datagram came with its URC; it is in ch.data."""
-        s = self.rxsock
-        self.rxsock = None
-        if s is not None:
-            self._deliver(n, s)
-
-    def _deliver(self, n, s):
-        """The n octets in the AT channel's buffer are a datagram from socket s's peer. The
-        endpoint gets a view of that buffer, valid during the call (coap.codec copies what it
-        keeps): no copy of a datagram is made."""
-        self.rx_datagrams += 1
-        self.rx_octets += n
-        if self.on_datagram is not None:
-            self.on_datagram(self.ch._dm[:n], s.addr)
-
     def _reset_urc(self, line):
         """A boot banner: the modem restarted (MODEM.md 7). Ignored while we sync (power-on),
         before start() and until a bring-up has reached the modem (one boot prints several:
@@ -379,6 +433,10 @@ class Link:
             return
         self.resets += 1
         self._restart("modem reset (%s)" % line)
+
+    def _powered_down(self, line):
+        if self.state != "off":
+            self._restart("modem powered down (%s)" % line)
 
     def _restart(self, why):
         self._stop_job()
@@ -415,6 +473,11 @@ class Link:
             if self._need is None:
                 self._need = "reattach"
 
+    def _cedrxp(self, line):
+        f = fields(line, 8)
+        if len(f) >= 3:
+            self.edrx_granted = edrx_seconds(f[2]) if f[0] != "0" else None
+
     def pdp_lost(self):
         """The dialect saw the PDP context go (MODEM.md 4, 5): re-activate it."""
         was = self.pdp
@@ -442,6 +505,37 @@ class Link:
         if not (yield from self.d.pdp_active()):
             raise LinkError("modem: it lost its state while silent: bringing it up again",
                             "reset")
+
+    def _resume(self):
+        """After the MCU's deep sleep (resume()): the modem kept its registration, PDP context
+        and socket, and in PSM it looks dead (MODEM.md 3.2, 9.5). One AT that may go unheard,
+        then a PWRKEY pulse (the model's, MODEM.md 7) and AT until it answers; then the PDP
+        context (one command: a context up means attached) and the socket (one command).
+        A socket gone is reopened before the next datagram; no answer or no PDP context (the
+        modem was reset meanwhile) raises: _failed() starts a full bring-up."""
+        self.resumes += 1
+        c = yield Cmd("AT", None, 300)
+        if c.result is None or c.result == "timeout":
+            if self.pwrkey is None:
+                raise LinkError("modem: no answer to AT after the sleep, no pwrkey to wake it",
+                                "silent")
+            self._log("modem: resume: no answer (PSM): PWRKEY %d ms" % self.d.pwrkey_ms)
+            self.wakes += 1
+            self.pwrkey(1)
+            yield self.d.pwrkey_ms
+            self.pwrkey(0)
+            self.pulses += 1
+            if not (yield from sync(self, 10)):
+                raise LinkError("modem: resume: no answer to AT after PWRKEY", "silent")
+        self.fresh = False          # from now on a boot banner means a reset
+        self.asleep = False
+        if not (yield from self.d.pdp_active()):
+            raise LinkError("modem: resume: no PDP context (reset meanwhile?): bringing it up")
+        for s in self.socks:
+            if s.open and not (yield from self.d.sock_ok(s)):
+                s.open = False          # closed, then reopened before the next datagram
+                self._log("modem: resume: socket %d gone: reopened on the next send" % s.id)
+        self._log("modem: resume: PDP context up (%s), socket checked" % self.ip)
 
     def _pdp(self):
         yield from registration(self)
@@ -477,11 +571,13 @@ class Link:
         s = self._sock(addr)
         if not s.open:
             yield from self.d.open(s)
+        rai = release if self.rai and self.act == 9 else 0     # NB-IoT only (MODEM.md 3.4)
         if release:
             self.rai_marks += 1
-        ok = yield from self.d.send(s, data, release and self.rai and self.act == 9)
-        if release and not (self.rai and self.act == 9):
-            self.rai_unavailable += 1   # RAI is NB-IoT only (MODEM.md 3.4)
+            if not rai:
+                self.rai_unavailable += 1
+        ok = yield from self.d.send(s, data, rai)
+        self.released = rai if ok else 0
         if ok:
             self.tx_datagrams += 1
             self.tx_octets += len(data)
@@ -497,7 +593,11 @@ class Link:
                 if not n:
                     empty = True
                     return
-                self._deliver(n, s)
+                self.rx_datagrams += 1
+                self.rx_octets += n
+                self.released = 1 if self.released == 2 else 0   # RAI 2's one downlink
+                if self.on_datagram is not None:
+                    self.on_datagram(bytes(self.ch._dm[:n]), s.addr)
         finally:
             # Not read empty (8 reads, or an exception out of a handler: on the unix port a
             # stop signal raises KeyboardInterrupt wherever the program is): read again later.

@@ -336,6 +336,16 @@ class Client:
         return not (self._q or self._req is not None or self._aggr or len(self.reasm) or
                     self.state == REGISTERING or (reports and self._reports))
 
+    def last_request(self):
+        """The request in flight is the client's last work: its response is the one downlink
+        still expected (a modem link marks it RAI 2). Registered, nothing queued behind it, its
+        last segment, no delivery report awaited, nothing collected or reassembled."""
+        out = self._cur
+        q = self._q
+        return (self.state == REGISTERED and out is not None and len(q) == 1 and q[0] is out
+                and out.i + 1 >= len(out.bodies) and not self._reports and not self._aggr
+                and not len(self.reasm) and not self._rx)
+
     def _ka_arm(self, now):
         self._ka_due = time.ticks_add(now, self.keepalive_ms) if self.keepalive_ms else None
 

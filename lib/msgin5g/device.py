@@ -87,7 +87,6 @@ class Device:
                                 **credentials(secrets, cfg.get("ueServiceId")))
         return UdpEndpoint("0.0.0.0", cfg["listenPort"], Params(), log=log.warn)
 
-    client = None           # set after the endpoint (a modem's on_change may come first)
     link = None             # modem.link.Link when link.type is "modem"
     ppp = None              # network.PPP when link.data is "ppp"
 
@@ -107,6 +106,9 @@ class Device:
         cfg = self.cfg
         if parse_uri(cfg.get("server") or "coap://x")[0] == "coaps":
             raise OSError("modem: coaps:// needs link.data 'ppp' (no DTLS over AT sockets)")
+        d = self.duty
+        if d is not None and d.woke is not False and link.resume(d.st.modem):
+            log.info("modem: resuming the state kept across the sleep (no full bring-up)")
         from modem.endpoint import ModemEndpoint, resolve as mresolve
         ep = ModemEndpoint(link, Params(), log=log.warn)
         if cfg.get("server"):
@@ -116,19 +118,29 @@ class Device:
             send = ep.ml.send_raw
 
             def rai_send(data, addr):
-                if self._last_uplink(data):
-                    link.release_after_next()
+                r = self._last_uplink(data)
+                if r:
+                    link.release_after_next(r)
                 return send(data, addr)
             ep.ml.send_raw = rai_send
         return ep
 
     def _last_uplink(self, data):
-        # RAI 1 says "no further uplink or downlink expected" (MODEM.md 3.4): true of our reply
-        # to a downlink (a response or an empty ACK) when the client has nothing left to do.
-        # A request never qualifies: its response is still to come.
+        # RAI for this datagram (MODEM.md 3.4), 0 = none. 1, "no further uplink or downlink
+        # expected": our reply to a downlink (a response or an empty ACK) when the client has
+        # nothing left to do. 2, "only one downlink expected": a CON request that is the
+        # client's last work (Client.last_request: e.g. a sensor's reading without a report),
+        # its piggybacked response being that downlink. Messages the server stored while the
+        # device slept may still come after it: the network pages the modem for them during
+        # its Active-Time (T3324), and a duty-cycled device stays awake just as long (awakeSec
+        # defaults to it), so the early release costs them a paging, not a loss.
         c = self.client
-        return (c is not None and len(data) > 1 and (data[0] >> 4 & 3 == 2 or data[1] >= 0x40)
-                and c.idle())
+        if c is None or len(data) < 2:
+            return 0
+        t = data[0] >> 4 & 3
+        if t == 2 or data[1] >= 0x40:
+            return 1 if c.idle() else 0
+        return 2 if t == 0 and 0 < data[1] < 0x20 and c.last_request() else 0
 
     def _modem_change(self, up, why):
         """The modem link went up or down (modem.link on_change). Down: the client stops

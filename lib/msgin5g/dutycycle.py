@@ -2,8 +2,8 @@
 
 A duty-cycled device does not de-register before sleeping. Across the sleep it keeps one
 record (msgin5g.sleepstate): whether it was registered and when, the msgIds it saw (PC-26),
-the reports it awaits, the local port it used, the application's counter and a slot for the
-modem. The record lives in RTC memory where the board has it, else in `stateFile`.
+the reports it awaits, the local port it used, the application's counter and the modem's
+state (lib/modem Link.snapshot()). The record lives in RTC memory where the board has it, else in `stateFile`.
 
 On wake (Device.__init__ makes a DutyCycle before the socket: it binds the port of the
 record again, so the server sees the same address):
@@ -20,11 +20,17 @@ Before sleeping (the application calls sleep_when_done()):
   * the device stays awake `awakeSec` after the last exchange (response or downlink): the
     contract has no way for the server to say "nothing stored for you", and the reference
     server delivers stored messages right after a UE's uplink (store-and-forward). With
-    awakeSec 0 it sleeps as soon as the last expected response is in. (With a modem in PSM
-    this window is the modem's active time, T3324: lib/modem will set it.)
-  * the link is told (dev.link.release(), a no-op on host links) so that a modem can mark
-    the last uplink for release (RAI) and drop to PSM at once; then board.deepsleep(ms). The
-    unix board prints `SLEEP <ms>` and exits 0; whoever started it starts it again.
+    awakeSec 0 it sleeps as soon as the last expected response is in. Left unset it is 2 s,
+    or, over a modem granted PSM, the granted Active-Time (T3324): after the radio is
+    released the modem stays reachable (paged) exactly that long, then enters PSM and hears
+    nothing, so a longer wake is wasted and a shorter one misses downlinks it could take.
+  * a modem link (dev.link; host links have none) takes what is still queued and, where RAI
+    applies, asks for the release (Link.release()); the modem is NOT powered down: it keeps
+    its registration, PDP context and socket in PSM, and their description goes into the
+    record (Link.snapshot()), so the next wake resumes the link (Link.resume(): wake the
+    modem by PWRKEY, check PDP context and socket) instead of a full bring-up. Then
+    board.deepsleep(ms). The unix board prints `SLEEP <ms>` and exits 0; whoever started it
+    starts it again.
 
 Time: boards lose their tick counter in deep sleep and some their clock, so the record keeps
 its own time line in seconds: the record's clock is when the next boot starts (scheduled
@@ -40,19 +46,11 @@ _MIN_SLEEP_MS = 100
 _MAX_AWAKE_MS = 30000       # a wake that cannot finish (server gone) sleeps after 30 s
 
 
-class HostLink:
-    """The link of a host (Wi-Fi, the unix port): nothing to release."""
-
-    def release(self):
-        pass
-
-
 class DutyCycle:
     def __init__(self, dev):
         self.dev = dev
         cfg = dev.cfg
         self.period_ms = cfg["periodSec"] * 1000
-        self.awake_ms = cfg.get("awakeSec", 2) * 1000
         self.store = sleepstate.open_store(dev.board, cfg.get("stateFile") or "sleep.state")
         try:
             st = self.store.load()
@@ -63,6 +61,7 @@ class DutyCycle:
         woke = b.woke_from_deepsleep() if b is not None and hasattr(b, "woke_from_deepsleep") \
             else None
         self.cold = st is None
+        self.woke = woke
         if st is None:
             st = sleepstate.State()
         self.st = st
@@ -82,6 +81,15 @@ class DutyCycle:
         log.info("wake: %s", "cold boot" if self.cold else
                  "registration kept (%d s left)" % (self.left_ms // 1000) if self.left_ms > 0
                  else "registering")
+
+    def awake_ms(self):
+        """awakeSec; unset: the granted Active-Time (T3324) of a modem in PSM, else 2 s."""
+        a = self.dev.cfg.get("awakeSec")
+        if a is None:
+            lk = self.dev.link
+            g = lk.psm_granted if lk is not None else None
+            a = g[0] if g else 2
+        return a * 1000
 
     def now_s(self):
         return self.boot_s + self.dev.uptime_ms() // 1000
@@ -107,7 +115,7 @@ class DutyCycle:
         up = dev.uptime_ms()
         now_s = self.boot_s + up // 1000
         if sleep_ms is None:
-            sleep_ms = max(self.period_ms - up, self.awake_ms, _MIN_SLEEP_MS)
+            sleep_ms = max(self.period_ms - up, self.awake_ms(), _MIN_SLEEP_MS)
         wake_s = self.boot_s + (up + sleep_ms + 500) // 1000
         if c is not None:
             reg, seen, st.reports = c.snapshot()
@@ -117,6 +125,8 @@ class DutyCycle:
             d = wake_s - now_s
             st.seen = [(a, b, d + age // 1000) for a, b, age in seen]
         st.clock = wake_s
+        if dev.link is not None:
+            st.modem = dev.link.snapshot()      # b"" unless up: the next wake brings it up
         try:
             self.store.save(st)
         except Exception as e:      # e.g. flash full: the next wake registers again
@@ -128,12 +138,13 @@ class DutyCycle:
         dev = self.dev
         c = dev.client
         up = dev.uptime_ms()
-        if up >= _MAX_AWAKE_MS:
+        aw = self.awake_ms()
+        if up >= _MAX_AWAKE_MS + aw:
             return 0
         if c is not None and not c.idle(True):
             return 20
         last = c.last_io if c is not None and c.last_io is not None else dev.t0
-        return max(self.awake_ms - time.ticks_diff(time.ticks_ms(), last), 0)
+        return max(aw - time.ticks_diff(time.ticks_ms(), last), 0)
 
     async def sleep_when_done(self):
         while True:
@@ -145,9 +156,10 @@ class DutyCycle:
 
     def sleep(self):
         dev = self.dev
+        if dev.link is not None:
+            dev.link.release()      # what is queued goes out; RAI; the modem stays powered
         ms = max(self.period_ms - dev.uptime_ms(), _MIN_SLEEP_MS)
         self.save(ms)
-        (getattr(dev, "link", None) or HostLink()).release()   # RAI hook (lib/modem)
         dev.asleep = True
         log.info("deep sleep %d ms", ms)
         if dev.board is not None:
