@@ -1,21 +1,20 @@
 """Quectel BG95/BG96/BG77 dialect: RAT, PDP (+QIACT), UDP over QI sockets (MODEM.md 5, 3.4).
 
     AT+QICSGP=1,1,"<apn>","",""  OK;  AT+QIACT=1  OK   (+QIURC: "pdpdeact",1 when lost)
-    AT+QIOPEN=1,<id>,"UDP","<host>",<port>,0,0  OK, then +QIOPEN: <id>,<err>   (buffer mode)
+    AT+QIOPEN=1,<id>,"UDP","<host>",<port>,0,1  OK, then +QIOPEN: <id>,<err>   (direct push)
     AT+QISEND=<id>,<len>    ">"  <len raw octets>  SEND OK   (fixed length: binary-safe)
-    +QIURC: "recv",<id>     data waits (again only once read empty)
+    +QIURC: "recv",<id>,<len> CR LF <len raw octets>     direct push: the datagram comes with
+                            its URC, no read command (38 octets per datagram instead of 73)
+    +QIURC: "recv",<id>     buffer mode (a modem that ignored access_mode 1): data waits, and
+                            no new URC comes until read empty, so it is read until empty:
     AT+QIRD=<id>,1500       +QIRD: <len> CR LF <len raw octets> CR LF OK;  +QIRD: 0 OK
     RAI (NB-IoT, <= 512 octets): AT+QISENDEX=<id>,"<hex>",1
 """
 import binascii
 
 from modem.at import Cmd
-from modem.bringup import LinkError, check, ignore as _ignore, ok, received
+from modem.bringup import LinkError, check, ok, received
 from modem.codes import fields, to_int
-
-# AT+QCFG="iotopmode" 0 eMTC, 1 NB-IoT, 2 both; "nwscanseq" 02 eMTC, 03 NB-IoT. Not in
-# MODEM.md (Quectel's usual forms, unconfirmed): a refusal is tolerated.
-_RAT = {"ltem": (0, "02"), "nbiot": (1, "03"), "auto": (2, "0203")}
 
 
 class Dialect:
@@ -26,14 +25,6 @@ class Dialect:
         self.link = link
         self.deact = False
 
-    def urcs(self, ch):
-        ch.urc("+QIURC:", self._qiurc)
-        ch.urc("+QIOPEN:", self._opened)
-        ch.urc("PSM POWER DOWN", self._psm)
-        ch.urc("+CPIN:", _ignore)
-        ch.urc("+CFUN:", _ignore)
-        ch.urc("+QPSMTIMER:", _ignore)  # exists per some sources (unconfirmed): not needed
-
     def _sock(self, f):
         i = to_int(f, -1)
         for s in self.link.socks:
@@ -42,35 +33,49 @@ class Dialect:
         return None
 
     # ---- URCs ----
-    def _qiurc(self, line):
-        f = fields(line, 7)
-        if len(f) < 2:
-            return
-        if f[0] == "pdpdeact":
-            self.deact = True
-            self.link.pdp_lost()
-            return
-        s = self._sock(f[1])
-        if s is None:
-            return
-        if f[0] == "recv":
-            s.rx = True
-        elif f[0] == "closed":
-            s.open = False              # AT+QICLOSE still needed: done before reopening
-
-    def _opened(self, line):
-        f = fields(line, 8)
-        s = self._sock(f[0])
-        if s is not None and len(f) > 1:
-            s.result = to_int(f[1], -1)
-            self.link.woken = True
-
-    def _psm(self, line):
-        self.link.psm_state(True)
+    def urc(self, line):
+        """A URC of this dialect: 0, or the octets of the datagram that follows it (direct
+        push); None when the line is none of them. One method, not one per URC: each costs
+        heap."""
+        link = self.link
+        if line.startswith("+QIURC:"):
+            f = fields(line, 7)
+            if len(f) < 2:
+                return 0
+            if f[0] == "pdpdeact":
+                self.deact = True
+                link.pdp_lost()
+                return 0
+            s = self._sock(f[1])
+            if f[0] == "recv":
+                if len(f) > 2:          # direct push: "recv",<id>,<len> CR LF <data>
+                    link.rxsock = s
+                    return max(to_int(f[2], 0), 0)
+                if s is not None:
+                    s.rx = True
+            elif f[0] == "closed" and s is not None:
+                s.open = False          # AT+QICLOSE still needed: done before reopening
+        elif line.startswith("+QIOPEN:"):
+            f = fields(line, 8)
+            s = self._sock(f[0])
+            if s is not None and len(f) > 1:
+                s.result = to_int(f[1], -1)
+                link.woken = True
+        elif line.startswith("PSM POWER DOWN"):
+            link.psm_state(True)
+        elif not line.startswith(("+CPIN:", "+CFUN:", "+QPSMTIMER:")):
+            # recognised only: +CPIN/+CFUN around CFUN changes; +QPSMTIMER exists per some
+            # sources (unconfirmed), not needed
+            return None
+        return 0
 
     # ---- procedures ----
     def rat(self, rat):
-        m, seq = _RAT[rat]
+        # AT+QCFG="iotopmode" 0 eMTC, 1 NB-IoT, 2 both; "nwscanseq" 02 eMTC, 03 NB-IoT. Not in
+        # MODEM.md (Quectel's usual forms, unconfirmed): a refusal is tolerated. Tuples, not a
+        # dict: a tuple constant stays in flash, a dict is built in RAM.
+        m = ("ltem", "nbiot", "auto").index(rat)
+        seq = ("02", "03", "0203")[m]
         yield Cmd('AT+QCFG="iotopmode",%d,1' % m)
         yield Cmd('AT+QCFG="nwscanseq",%s,1' % seq)
 
@@ -114,7 +119,8 @@ class Dialect:
         s.used = True
         s.result = None
         host, port = s.addr
-        c = yield Cmd('AT+QIOPEN=1,%d,"UDP","%s",%d,0,0' % (s.id, host, port), "+QIOPEN:")
+        # access_mode 1, direct push: the datagram comes with its URC (MODEM.md 5)
+        c = yield Cmd('AT+QIOPEN=1,%d,"UDP","%s",%d,0,1' % (s.id, host, port), "+QIOPEN:")
         check(c, "opening a socket")
         ln = c.line()
         if ln is not None:

@@ -72,7 +72,7 @@ class Link:
         self.pwrkey = pwrkey            # pwrkey(1) presses, pwrkey(0) releases (board inverts)
         self.cmee = cmee
         self.on_change = on_change
-        self.on_datagram = None         # on_datagram(data, addr), set by ModemEndpoint
+        self.on_datagram = None         # on_datagram(view, addr), set by ModemEndpoint
         self.log = log
         self.d = Dialect(self)
         self.socks = [Sock(i) for i in range(peers)]
@@ -103,13 +103,8 @@ class Link:
         self.dropped = self.oversize = self.send_failed = self.resets = self.wakes = 0
         self.pdp_losses = self.coverage_losses = self.bringups = self.pulses = 0
         self.rai_marks = self.rai_unavailable = self.resumes = 0
-        for p in ("RDY", "APP RDY", "SMS Ready", "*ATREADY"):
-            ch.urc(p, self._reset_urc)
-        ch.urc("+CEREG:", self.cereg)
-        ch.urc("+CEDRXP:", self._cedrxp)
-        ch.urc("NORMAL POWER DOWN", self._powered_down)
-        ch.urc("POWERED DOWN", self._powered_down)
-        self.d.urcs(ch)
+        ch.on_urc = self._urc
+        ch.on_data = self._pushed
 
     # ---------------- public API ----------------
     def start(self):
@@ -424,6 +419,46 @@ class Link:
             self.log(msg)
 
     # ---------------- URCs ----------------
+    rxsock = None           # the socket of a datagram pushed with its URC (the dialect sets it)
+
+    def _urc(self, line):
+        """The AT channel's on_urc: the dialect's URCs, then the link's; None when the line is
+        no URC, else the octets of a datagram that follows it (push receive modes)."""
+        n = self.d.urc(line)
+        if n is not None:
+            return n
+        if line.startswith("+CEREG:"):
+            self.cereg(line)
+        elif line.startswith(("RDY", "APP RDY", "SMS Ready", "*ATREADY")):
+            self._reset_urc(line)
+        elif line.startswith("+CEDRXP:"):
+            f = fields(line, 8)
+            if len(f) >= 3:
+                self.edrx_granted = edrx_seconds(f[2]) if f[0] != "0" else None
+        elif line.startswith(("NORMAL POWER DOWN", "POWERED DOWN")):
+            if self.state != "off":
+                self._restart("modem powered down (%s)" % line)
+        else:
+            return None
+        return 0
+
+    def _pushed(self, n):
+        """The AT channel's on_data: a datagram came with its URC; it is in ch.data."""
+        s = self.rxsock
+        self.rxsock = None
+        if s is not None:
+            self._deliver(n, s)
+
+    def _deliver(self, n, s):
+        """The n octets in the AT channel's buffer are a datagram from socket s's peer. The
+        endpoint gets a view of that buffer, valid during the call (coap.codec copies what it
+        keeps): no copy of a datagram is made."""
+        self.rx_datagrams += 1
+        self.rx_octets += n
+        self.released = 1 if self.released == 2 else 0   # RAI 2's one downlink
+        if self.on_datagram is not None:
+            self.on_datagram(self.ch._dm[:n], s.addr)
+
     def _reset_urc(self, line):
         """A boot banner: the modem restarted (MODEM.md 7). Ignored while we sync (power-on),
         before start() and until a bring-up has reached the modem (one boot prints several:
@@ -433,10 +468,6 @@ class Link:
             return
         self.resets += 1
         self._restart("modem reset (%s)" % line)
-
-    def _powered_down(self, line):
-        if self.state != "off":
-            self._restart("modem powered down (%s)" % line)
 
     def _restart(self, why):
         self._stop_job()
@@ -472,11 +503,6 @@ class Link:
                          "out of coverage (+CEREG: %d)" % stat)
             if self._need is None:
                 self._need = "reattach"
-
-    def _cedrxp(self, line):
-        f = fields(line, 8)
-        if len(f) >= 3:
-            self.edrx_granted = edrx_seconds(f[2]) if f[0] != "0" else None
 
     def pdp_lost(self):
         """The dialect saw the PDP context go (MODEM.md 4, 5): re-activate it."""
@@ -593,11 +619,7 @@ class Link:
                 if not n:
                     empty = True
                     return
-                self.rx_datagrams += 1
-                self.rx_octets += n
-                self.released = 1 if self.released == 2 else 0   # RAI 2's one downlink
-                if self.on_datagram is not None:
-                    self.on_datagram(bytes(self.ch._dm[:n]), s.addr)
+                self._deliver(n, s)
         finally:
             # Not read empty (8 reads, or an exception out of a handler: on the unix port a
             # stop signal raises KeyboardInterrupt wherever the program is): read again later.

@@ -87,6 +87,7 @@ class Device:
                                 **credentials(secrets, cfg.get("ueServiceId")))
         return UdpEndpoint("0.0.0.0", cfg["listenPort"], Params(), log=log.warn)
 
+    client = None           # set after the endpoint (a modem's on_change may come first)
     link = None             # modem.link.Link when link.type is "modem"
     ppp = None              # network.PPP when link.data is "ppp"
 
