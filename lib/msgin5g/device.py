@@ -75,7 +75,8 @@ class Device:
         cfg = self.cfg
         lk = cfg.get("link")
         if lk and lk["type"] == "modem":
-            ep = self._modem(lk)
+            from msgin5g import cellular    # only a cellular device loads it
+            ep = cellular.endpoint(self, lk)
             if ep is not None:
                 return ep
         if cfg["role"] != "cue" and cfg.get("server") and parse_uri(cfg["server"])[0] == "coaps":
@@ -90,78 +91,6 @@ class Device:
     client = None           # set after the endpoint (a modem's on_change may come first)
     link = None             # modem.link.Link when link.type is "modem"
     ppp = None              # network.PPP when link.data is "ppp"
-
-    def _modem(self, lk):
-        """The cellular link (modem.setup): a ModemEndpoint over the modem's sockets, or, with
-        data "ppp", dial and hand the UART to network.PPP (then None: plain sockets follow)."""
-        from modem import setup
-        self.link = link = setup.link(lk, self._modem_change, log.info)
-        if lk["data"] == "ppp":
-            c = setup.dial(link)
-            if c.result != "CONNECT":
-                raise OSError("modem: ATD*99***1# answered %s (PPP)" % c.result)
-            log.info("modem: CONNECT, the UART now carries PPP")
-            self.ppp = setup.ppp(link.ch.uart)
-            self.link = None        # the modem is network.PPP's now: no AT any more
-            return None
-        cfg = self.cfg
-        if parse_uri(cfg.get("server") or "coap://x")[0] == "coaps":
-            raise OSError("modem: coaps:// needs link.data 'ppp' (no DTLS over AT sockets)")
-        d = self.duty
-        if d is not None and d.woke is not False and link.resume(d.st.modem):
-            log.info("modem: resuming the state kept across the sleep (no full bring-up)")
-        from modem.endpoint import ModemEndpoint, resolve as mresolve
-        ep = ModemEndpoint(link, Params(), log=log.warn)
-        if cfg.get("server"):
-            _, h, p = parse_uri(cfg.get("firstHop") or cfg["server"])
-            ep.peer = mresolve(h, p)    # the modem resolves names itself: (host, port)
-        if lk["rai"]:
-            send = ep.ml.send_raw
-
-            def rai_send(data, addr):
-                r = self._last_uplink(data)
-                if r:
-                    link.release_after_next(r)
-                return send(data, addr)
-            ep.ml.send_raw = rai_send
-        return ep
-
-    def _last_uplink(self, data):
-        # RAI for this datagram (MODEM.md 3.4), 0 = none. 1, "no further uplink or downlink
-        # expected": our reply to a downlink (a response or an empty ACK) when the client has
-        # nothing left to do. 2, "only one downlink expected": a CON request that is the
-        # client's last work (Client.last_request: e.g. a sensor's reading without a report),
-        # its piggybacked response being that downlink. Messages the server stored while the
-        # device slept may still come after it: the network pages the modem for them during
-        # its Active-Time (T3324), and a duty-cycled device stays awake just as long (awakeSec
-        # defaults to it), so the early release costs them a paging, not a loss.
-        c = self.client
-        if c is None or len(data) < 2:
-            return 0
-        t = data[0] >> 4 & 3
-        if t == 2 or data[1] >= 0x40:
-            return 1 if c.idle() else 0
-        return 2 if t == 0 and 0 < data[1] < 0x20 and c.last_request() else 0
-
-    def _modem_change(self, up, why):
-        """The modem link went up or down (modem.link on_change). Down: the client stops
-        sending (PC-39: messages queue, and the journal keeps them) until it is registered
-        again; up: re-register (PC-17)."""
-        c = self.client
-        if c is None or not hasattr(c, "start"):
-            return
-        if up:
-            if c._req is None:
-                self._link(True)
-            elif c.state != "REGISTERING":
-                c._due = c.ep.clock()   # a request in flight: re-register once it is done
-                self.ep.kick()
-            return
-        log.info("link down (%s)", why)
-        if c.state == "REGISTERED":
-            c.state = "BACKOFF"         # not registered: send() queues (PC-39)
-            c._due = c._ka_due = None   # the link coming up re-registers, not a timer
-        self.ep.kick()
 
     def start_client(self):
         from msgin5g.client import Client

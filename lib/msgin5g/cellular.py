@@ -1,0 +1,81 @@
+"""The device's cellular link (config `link.type` "modem"): the endpoint over the modem, RAI
+marks, and what link up / down means for the MSGin5G Client. Only a device with a modem link
+imports it (as the constrained roles, a Wi-Fi or host device never pays for it in RAM).
+"""
+from coap.message import Params
+from msgin5g import log
+from msgin5g.uri import parse_uri
+
+
+def endpoint(dev, lk):
+    """The cellular link (modem.setup): a ModemEndpoint over the modem's sockets, or, with
+    data "ppp", dial and hand the UART to network.PPP (then None: plain sockets follow)."""
+    from modem import setup
+    dev.link = link = setup.link(lk, lambda up, why: link_change(dev, up, why), log.info)
+    if lk["data"] == "ppp":
+        c = setup.dial(link)
+        if c.result != "CONNECT":
+            raise OSError("modem: ATD*99***1# answered %s (PPP)" % c.result)
+        log.info("modem: CONNECT, the UART now carries PPP")
+        dev.ppp = setup.ppp(link.ch.uart)
+        dev.link = None         # the modem is network.PPP's now: no AT any more
+        return None
+    cfg = dev.cfg
+    if parse_uri(cfg.get("server") or "coap://x")[0] == "coaps":
+        raise OSError("modem: coaps:// needs link.data 'ppp' (no DTLS over AT sockets)")
+    d = dev.duty
+    if d is not None and d.woke is not False and link.resume(d.st.modem):
+        log.info("modem: resuming the state kept across the sleep (no full bring-up)")
+    from modem.endpoint import ModemEndpoint, resolve as mresolve
+    ep = ModemEndpoint(link, Params(), log=log.warn)
+    if cfg.get("server"):
+        _, h, p = parse_uri(cfg.get("firstHop") or cfg["server"])
+        ep.peer = mresolve(h, p)    # the modem resolves names itself: (host, port)
+    if lk["rai"]:
+        send = ep.ml.send_raw
+
+        def rai_send(data, addr):
+            r = last_uplink(dev.client, data)
+            if r:
+                link.release_after_next(r)
+            return send(data, addr)
+        ep.ml.send_raw = rai_send
+    return ep
+
+
+def last_uplink(c, data):
+    # RAI for this datagram (MODEM.md 3.4), 0 = none. 1, "no further uplink or downlink
+    # expected": our reply to a downlink (a response or an empty ACK) when the client has
+    # nothing left to do. 2, "only one downlink expected": a CON request that is the
+    # client's last work (Client.last_request: e.g. a sensor's reading without a report),
+    # its piggybacked response being that downlink. Messages the server stored while the
+    # device slept may still come after it: the network pages the modem for them during
+    # its Active-Time (T3324), and a duty-cycled device stays awake just as long (awakeSec
+    # defaults to it), so the early release costs them a paging, not a loss.
+    if c is None or len(data) < 2:
+        return 0
+    t = data[0] >> 4 & 3
+    if t == 2 or data[1] >= 0x40:
+        return 1 if c.idle() else 0
+    return 2 if t == 0 and 0 < data[1] < 0x20 and c.last_request() else 0
+
+
+def link_change(dev, up, why):
+    """The modem link went up or down (modem.link on_change). Down: the client stops
+    sending (PC-39: messages queue, and the journal keeps them) until it is registered
+    again; up: re-register (PC-17)."""
+    c = dev.client
+    if c is None or not hasattr(c, "start"):
+        return
+    if up:
+        if c._req is None:
+            dev._link(True)
+        elif c.state != "REGISTERING":
+            c._due = c.ep.clock()   # a request in flight: re-register once it is done
+            dev.ep.kick()
+        return
+    log.info("link down (%s)", why)
+    if c.state == "REGISTERED":
+        c.state = "BACKOFF"         # not registered: send() queues (PC-39)
+        c._due = c._ka_due = None   # the link coming up re-registers, not a timer
+    dev.ep.kick()
