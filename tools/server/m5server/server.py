@@ -492,7 +492,9 @@ class M5Server:
             if fut.done():
                 w.cancel()
                 return fut.result()
-            fut.cancel()
+            # Left to finish on its own, not cancelled: aiocoap 0.4.17 still sets the result
+            # of a cancelled request when its response comes, and logs InvalidStateError.
+            fut.add_done_callback(_ignore_result)
             self.counters["downlink_wake_resends"] += 1
         return await request()
 
@@ -1069,3 +1071,10 @@ def _short(body):
     elif t == "IMDN":
         extra = " " + str(body.get("delivSt", "aggr"))
     return "%s from %s id=%s%s" % (t, o, mid, extra)
+
+
+def _ignore_result(fut):
+    # A downlink sent again meanwhile: this try's outcome no longer matters (and an
+    # exception nobody retrieves would be logged).
+    if not fut.cancelled():
+        fut.exception()
