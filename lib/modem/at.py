@@ -41,6 +41,15 @@ TIMEOUTS = (("+CFUN", 15000), ("+COPS", 180000), ("+CGATT", 60000), ("+CNACT", 1
             ("+QIRD", 120000), ("+QICLOSE", 10000), ("+CACLOSE", 10000),
             ("+CASEND", 10000), ("+CARECV", 10000), ("+CGDCONT", 10000))
 DEFAULT_TIMEOUT = 5000
+# A modem in PSM hears nothing (MODEM.md 3.2): a command that brings no octet at all (no echo,
+# no prompt, no line) within QUIET ms ends as a 'timeout' with silent set, and the link checks
+# whether the modem sleeps, instead of waiting out the command's timeout. Except commands that
+# may work silently for long (MODEM.md 4, 5, 9.4: +CFUN 10 s, +QIACT until the context is up,
+# a sync +CAOPEN, a dial): before one of those the link asks AT first when the modem has been
+# quiet. +CNACT, +QIOPEN, +CASEND, +QISEND answer (OK or the prompt) at once.
+QUIET = 2000
+SLOW = ("+CFUN", "+COPS", "+CGATT", "+QIACT", "+QIDEACT", "+CDNSGIP", "+QICLOSE", "+CACLOSE",
+        "+CAOPEN", "D")
 
 
 def timeout_for(text):
@@ -48,6 +57,13 @@ def timeout_for(text):
         if text.startswith(p, 2):
             return ms
     return DEFAULT_TIMEOUT
+
+
+def slow(text):
+    for p in SLOW:
+        if text.startswith(p, 2):
+            return True
+    return False
 
 
 class Cmd:
@@ -61,14 +77,18 @@ class Cmd:
     rawline = False     # True: data on the same line after <len>, (+CARECV); else next line
     got = -1            # octets of raw data received (in the channel's data buffer)
     prompted = False    # the data prompt came (the data went out)
+    quiet = QUIET       # ms without any octet after which the modem may sleep (0: none)
+    silent = False      # ended as 'timeout' with not one octet heard since it was sent
 
     def __init__(self, text, prefix=None, timeout=None, data=None):
         self.text = text
         self.prefix = prefix
-        self.timeout = timeout or timeout_for(text)
+        self.timeout = t = timeout or timeout_for(text)
         self.lines = []
         if data is not None:
             self.data = data
+        if t <= QUIET or slow(text):
+            self.quiet = 0
 
     @property
     def ok(self):
@@ -110,7 +130,9 @@ class AtChannel:
         self._eatlf = False         # skip one LF before raw data (the header ended with CR)
         self._space = False         # skip one space after the prompt
         self.cmd = None
-        self._dl = 0                # the pending command's deadline (ticks)
+        self._dl = self._t0 = 0     # the pending command's deadline, when it was sent (ticks)
+        self._heard = False         # an octet came since the pending command was sent
+        self.heard_at = self.clock()    # when the modem last sent an octet (ticks)
         self._out = None            # memoryview of data still to write after the prompt
         self._oi = 0
         # counters
@@ -122,7 +144,9 @@ class AtChannel:
         if self.cmd is not None:
             raise RuntimeError("AT busy")
         self.cmd = cmd
-        self._dl = time.ticks_add(self.clock(), cmd.timeout)
+        self._t0 = t = self.clock()
+        self._dl = time.ticks_add(t, cmd.timeout)
+        self._heard = False
         b = cmd.text.encode() + b"\r"
         self._write(b)
         return cmd
@@ -165,6 +189,8 @@ class AtChannel:
             if not n:
                 break
             self.rx_octets += n
+            self._heard = True
+            self.heard_at = self.clock()
             self.feed(self._rbm, n)
         if self._out is not None:
             self._send_chunk()
@@ -176,11 +202,26 @@ class AtChannel:
         if now is None:
             now = self.clock()
         d = time.ticks_diff(self._dl, now)
+        q = c.quiet
+        if q and not self._heard:
+            q = time.ticks_diff(time.ticks_add(self._t0, q), now)
+            if q <= 0:
+                d = 0                   # not one octet: the modem may sleep (MODEM.md 3.2)
+            elif q < d:
+                d = q
         if d <= 0 and self._need == 0:
             self.timeouts += 1
+            if not self._heard:
+                c.silent = True
             self._finish("timeout")
             return None
         return max(d, 0)
+
+    def hush(self):
+        """The modem said it enters PSM while a command waits: it will not answer it."""
+        if self.cmd is not None and self._need == 0:
+            self.cmd.silent = True
+            self._finish("timeout")
 
     def _send_chunk(self):
         o = self._out

@@ -16,7 +16,11 @@ Recovery is bounded and backs off (2 s doubling to 64 s): a boot banner mid-sess
 APP RDY, SMS Ready, *ATREADY; MODEM.md 7) restarts the bring-up and reopens the sockets;
 +CEREG 2/4 (or 0) is link down until 1/5; a PDP-down URC re-activates the context; a modem
 that stops answering is woken (AT, then PWRKEY) before anything else, never power-cycled on a
-guess (MODEM.md 9.5). on_change(up, reason) tells the device, which re-registers on up
+guess (MODEM.md 9.5). PSM runs on the network's timers, also halfway through a bring-up: a
+command that brings not one octet within 2 s (modem.at QUIET), or a +CPSMSTATUS ENTER / PSM
+POWER DOWN while it waits, is the modem asleep: AT, PWRKEY when that is silent too, then the
+command again, at most 3 times per procedure (_rouse); a command that may work silently for
+long (+QIACT, +CFUN, ...) after a quiet spell gets an AT first. on_change(up, reason) tells the device, which re-registers on up
 (PC-17). A fatal error (no SIM, PIN) stops until start() is called again.
 
 sendto(data, addr) is the socket-like entry the CoAP endpoint uses; addresses are
@@ -25,8 +29,8 @@ sendto(data, addr) is the socket-like entry the CoAP endpoint uses; addresses ar
 import time
 from micropython import const
 
-from modem.at import AtChannel, Cmd
-from modem.bringup import LinkError, bringup, ignore, registration, sync, wake
+from modem.at import QUIET, AtChannel, Cmd
+from modem.bringup import LinkError, bringup, ignore, pulse, registration, sync, wake
 from modem.codes import active_seconds, edrx_seconds, fields, tau_seconds
 from modem.codes import cereg as parse_cereg
 
@@ -286,6 +290,11 @@ class Link:
             if val.result is None:
                 return False
             self._cmd = None
+            if val.silent and val.quiet and self._can_rouse():
+                # not one octet within QUIET ms: asleep? Ask, wake, send the command again
+                self._outer = job
+                job = self._job = self._rouse(val, True)
+                val = None
         elif self._until is not None:
             if not self.woken and time.ticks_diff(self._until, now) > 0:
                 return False
@@ -294,12 +303,28 @@ class Link:
             y = job.send(val)
         except StopIteration:
             self._job = None
+            o = self._outer
+            if o is not None:           # the rouse ended: its command's outcome goes on
+                self._outer = None
+                self._job = o
+                self._cmd = self._rc
+                self._rc = None
+                return True
             self._done(now)
             return True
         except LinkError as e:
             self._job = None
+            self._drop_outer()
             self._failed(e, now)
             return True
+        if isinstance(y, Cmd) and self._can_rouse() and (
+                self.asleep or not y.quiet and y.timeout > QUIET
+                and time.ticks_diff(now, self.ch.heard_at) > QUIET):
+            # the modem said it sleeps, or a command that may work silently for long follows
+            # a quiet spell (it may have entered PSM meanwhile): ask AT first
+            self._outer = job
+            self._job = self._rouse(y, False)
+            y = self._job.send(None)
         if isinstance(y, Cmd):
             # _cmd first: on the unix port a signal raises KeyboardInterrupt in the UART write
             # (the stop path), and the job must not be left waiting for no command
@@ -310,7 +335,72 @@ class Link:
             self._until = time.ticks_add(now, y)
         return True
 
+    _outer = None       # the procedure a rouse interrupted
+    _rc = None          # the rouse's command, finished, for the procedure
+    _rouses = 0         # rouses in the running procedure
+    silences = 0        # commands that went unheard (the modem was asleep or deaf)
+
+    def _can_rouse(self):
+        return self._outer is None and self._rouses < 3 and self._running not in ("wake",
+                                                                                  "resume")
+
+    def _drop_outer(self):
+        o = self._outer
+        self._outer = self._rc = None
+        if o is not None:
+            try:
+                o.close()
+            except Exception:
+                pass
+
+    def _rouse(self, c, again):
+        """A command went unheard (again: it was sent; not one octet came within QUIET ms),
+        or is about to go to a modem that may sleep: PSM runs on the network's timers (T3324,
+        MODEM.md 3.2), also in the middle of a bring-up, and the UART is then deaf. One AT
+        (1 s); silent: the model's PWRKEY pulse wakes it (MODEM.md 3.2, 7), then AT until it
+        answers; then the command goes (again) and the procedure carries on with its outcome.
+        Still silent, or no pwrkey: the command's timeout goes to the procedure (its own error
+        path). A boot banner meanwhile (the pulse turned a powered-off modem on): a bring-up."""
+        self._rouses += 1
+        self._rc = c
+        p = yield Cmd("AT", None, 1000)
+        if p.result == "timeout":
+            c.result = "timeout"        # unless it is sent below: for the procedure,
+            c.silent = True             # not to be roused again
+            c.quiet = 0
+            self.silences += 1
+            if self.pwrkey is None:
+                self._log("modem: no answer to %s nor AT; no pwrkey to wake it" % c.text)
+                return
+            self._log("modem: no answer to %s nor AT: asleep (PSM)? PWRKEY %d ms"
+                      % (c.text, self.d.pwrkey_ms))
+            self.wakes += 1
+            self.booted = False
+            yield from pulse(self)
+            if not (yield from sync(self, 10)):
+                return
+            if self.booted:
+                raise LinkError("modem: it restarted when woken: bringing it up again",
+                                "reset")
+            self.asleep = False
+            if self.state == "up":      # as _wake: still registered, the context kept?
+                yield from registration(self)
+                if not (yield from self.d.pdp_active()):
+                    raise LinkError("modem: it lost its state while silent: bringing it up "
+                                    "again", "reset")
+        self.asleep = False
+        if c.result is not None:
+            n = Cmd(c.text, c.prefix, c.timeout, c.data)
+            if c.raw is not None:
+                n.raw = c.raw
+                n.rawline = c.rawline
+            c = n
+        self._rc = yield c
+
+    booted = False      # a boot banner came while the link synced (rouse)
+
     def _next(self, now):
+        self._rouses = 0
         if self._retry is not None:
             if time.ticks_diff(self._retry, now) > 0:
                 return None
@@ -405,6 +495,7 @@ class Link:
             except Exception:
                 pass
         self._job = None
+        self._drop_outer()
         self._cmd = None
         self._until = None
         self.ch.abort()
@@ -463,6 +554,8 @@ class Link:
         """A boot banner: the modem restarted (MODEM.md 7). Ignored while we sync (power-on),
         before start() and until a bring-up has reached the modem (one boot prints several:
         RDY ... SMS Ready / APP RDY)."""
+        if self.syncing:
+            self.booted = True
         if self.syncing or self.fresh or self.state == "off" or (self.state == "failed"
                                                                    and self._retry is None):
             return
@@ -518,8 +611,11 @@ class Link:
                 self._need = "pdp"
 
     def psm_state(self, entered):
-        """The modem said it entered (True) or left PSM: a send first wakes it."""
+        """The modem said it entered (True) or left PSM: a send first wakes it; a command
+        that waits will not be answered (the link rouses the modem and sends it again)."""
         self.asleep = entered
+        if entered:
+            self.ch.hush()
 
     # ---------------- procedures ----------------
     def _wake(self):

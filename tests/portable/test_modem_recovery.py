@@ -1,10 +1,10 @@
-# heapsize: 96k
-# board-heapsize: 34k   (unix32, library frozen; measured minimum 26k)
+# heapsize: 105k
+# board-heapsize: 35k   (unix32, library frozen; measured minimum 28k; unix 84k)
 """Recovery on recorded exchanges (MODEM.md 3.2, 4, 5, 7, 9.5): a boot banner mid-session
 brings the modem up again and reopens the socket, PDP loss re-activates the context (both
 dialects), a coverage gap is link down until registered, a modem in PSM or gone silent is
 woken with PWRKEY before anything else; on_change tells the device each time."""
-from fakemodem import OK, REGISTERED, bg95_bringup, drive, sim7080_bringup, up
+from fakemodem import OK, REGISTERED, bg95_bringup, drive, new_link, sim7080_bringup, up
 
 PEER = ("10.0.0.1", 5683)
 
@@ -136,3 +136,90 @@ def test_silent_modem_after_timeout_is_woken_then_brought_up_when_it_lost_state(
     assert drive(link, clock, lambda: link.up, 20000), (link.error, u.script[:1])
     assert presses == [1, 0] and link.wakes == 1 and link.resets == 1
     assert [e[0] for e in ev] == [True, False, True], ev
+
+
+# ---- PSM in the middle of a procedure: T3324 runs on the network's clock (MODEM.md 3.2), so a
+# slow host can find the modem asleep halfway through its bring-up or between two commands
+def _silent_at(u, before, *extra):
+    """Insert, before the script's first line `before`, that line unanswered (the modem went to
+    PSM just before it), then the exchanges in extra."""
+    i = [w for w, _ in u.script].index(before.encode())
+    u.script[i:i] = [(before.encode(), None)] + [(h.encode(), m) for h, m in extra]
+
+
+def test_psm_entered_mid_bringup_is_woken_and_the_step_sent_again():
+    presses = []
+    link, u, clock, ev = new_link("sim7080", pwrkey=presses.append)
+    sim7080_bringup(u)
+    _silent_at(u, "AT+CNACT=0,1\r", ("AT\r", None), ("AT\r", OK))   # probe, then after PWRKEY
+    link.start()
+    drive(link, clock, lambda: u.script[0][0] == b"AT+CSQ\r", 20000)
+    u.inject(REGISTERED)
+    t0 = clock.t
+    assert drive(link, clock, lambda: link.up, 20000), (link.state, link.error, u.script[:1])
+    # 2 s of silence, 1 s probe, 1.5 s press, 2 s for the UART: not the 120 s of +CNACT
+    assert clock.t - t0 < 8000, clock.t - t0
+    assert presses == [1, 0] and link.wakes == 1 and link.silences == 1 and link.resets == 0
+    assert ev == [(True, "registered")] and not u.script
+
+
+def test_unheard_send_probed_awake_sent_again_without_pwrkey():
+    presses = []
+    link, u, clock, ev = up("sim7080", pwrkey=presses.append)
+    opened(link, u, clock)
+    u.expect("AT+CASEND=0,1\r", None)         # lost (a glitch): not one octet back
+    u.expect("AT\r")                           # awake after all: no pulse
+    u.expect("AT+CASEND=0,1\r", b"\r\n> ")
+    u.expect(b"b")
+    link.sendto(b"b", PEER)
+    t0 = clock.t
+    assert drive(link, clock, lambda: not u.script, 10000), u.script[:1]
+    assert clock.t - t0 < 4000 and presses == [] and link.tx_datagrams == 2
+    assert link.silences == 0 and ev == [(True, "registered")]
+
+
+def test_psm_urc_while_a_command_waits_wakes_at_once():
+    presses = []
+    link, u, clock, ev = up("bg95", pwrkey=presses.append)
+    u.expect('AT+QIOPEN=1,0,"UDP","10.0.0.1",5683,0,1\r', b"\r\nPSM POWER DOWN\r\n")
+    u.expect("AT\r", None)
+    u.expect("AT\r")                           # after the pulse
+    u.expect("AT+CEREG?\r", b"\r\n+CEREG: 0,1\r\n" + OK)
+    u.expect("AT+QIACT?\r", b'\r\n+QIACT: 1,1,1,"10.7.0.9"\r\n' + OK)
+    u.expect('AT+QIOPEN=1,0,"UDP","10.0.0.1",5683,0,1\r', OK + b"\r\n+QIOPEN: 0,0\r\n")
+    u.expect("AT+QISEND=0,1\r", b"\r\n>")
+    u.expect(b"a", b"\r\nSEND OK\r\n")
+    link.sendto(b"a", PEER)
+    t0 = clock.t
+    assert drive(link, clock, lambda: not u.script, 20000), u.script[:1]
+    assert clock.t - t0 < 6000 and presses == [1, 0] and not link.asleep
+    assert link.tx_datagrams == 1 and ev == [(True, "registered")]
+
+
+def test_slow_command_after_a_quiet_spell_is_preceded_by_at():
+    presses = []
+    link, u, clock, ev = up("sim7080", pwrkey=presses.append)
+    drive(link, clock, None, 5000)             # quiet: the modem may have entered PSM
+    u.expect("AT\r", None)                     # it did (no URC: +CPSMSTATUS off)
+    u.expect("AT\r")
+    u.expect("AT+CEREG?\r", b"\r\n+CEREG: 4,1\r\n" + OK)
+    u.expect("AT+CNACT?\r", b'\r\n+CNACT: 0,1,"10.94.36.44"\r\n' + OK)
+    u.expect('AT+CAOPEN=0,0,"UDP","10.0.0.1",5683,1\r', b"\r\n+CAOPEN: 0,0\r\n" + OK)
+    u.expect("AT+CASEND=0,1\r", b"\r\n> ")
+    u.expect(b"c")
+    link.sendto(b"c", PEER)
+    assert drive(link, clock, lambda: not u.script, 20000), u.script[:1]
+    assert presses == [1, 0] and link.tx_datagrams == 1
+
+
+def test_silent_without_pwrkey_only_asks():
+    link, u, clock, ev = up("sim7080")
+    opened(link, u, clock)
+    u.expect("AT+CASEND=0,1\r", None)
+    for _ in range(4):
+        u.expect("AT\r", None)                 # the probe, then the wake's AT tries
+    link.sendto(b"d", PEER)
+    drive(link, clock, lambda: not u.script, 10000)
+    drive(link, clock, lambda: link.state == "failed", 2000)
+    assert link.pulses == 0 and link.silences == 1 and link.state == "failed"
+    assert "no pwrkey" in link.error, link.error

@@ -56,6 +56,10 @@ KNOBS = {   # name: default; set at construction or later with Modem.set(**knobs
     "input_timeout": 5.0,   # s to wait for a Quectel payload (SIMCom: the CASEND inputtime)
     "imei": "869951040000017", "imsi": "001010123456789", "iccid": "89882390000012345678",
     "ip": "10.94.36.44",    # address the network gives the PDP context
+    "psm_before": None,     # "AT+CNACT": PSM (as if T3324 ran out) just before the modem hears
+    #                         the first command starting with this text, which goes unheard
+    #                         (once; a registered modem with PSM granted); tests a host that
+    #                         is slower than the Active-Time
 }
 
 
@@ -304,6 +308,12 @@ class Modem:
         text = line.decode("latin-1").strip()
         if text[:2].upper() != "AT":
             return      # V.250: what does not start with AT is not a command (no answer)
+        if self.psm_before and text.upper().startswith(self.psm_before.upper()) \
+                and self.registered() and self.nw_active is not None:
+            self.psm_before = None
+            self._enter_psm()           # T3324 ran out just before: this line goes unheard
+            self.counters["uart_ignored"] += len(line) + 1
+            return
         info = []
         self._executing = True
         try:
