@@ -33,10 +33,12 @@ def test_psm_mid_bringup_woken_and_registered(model, before):
             r = st.as_send(AS, "ue-w", b"after the wake", report=False)
             assert r["status"] == "DELIVERED", r
             assert mp.wait_for(lambda: echoed(st, b"after the wake"), 10)
+            assert mp.wait_for(lambda: accepted(dev), 15), dev.log.name   # as below
         finally:
             status = dev.stop()
         c = sim.counters()
         assert c["psm_entries"] == 1 and c["psm_wakes"] == 1 and c["resets"] == 0, c
+        assert status is not None, dev.text[-3000:]
         assert "PWRKEY" in dev.text and status["failed"] == 0, dev.text[-2000:]
 
 
@@ -53,8 +55,17 @@ def test_psm_before_a_send_woken_and_delivered(model, before):
             r = st.as_send(AS, "ue-v", b"through a wake", report=False)
             assert r["status"] == "DELIVERED", r
             assert mp.wait_for(lambda: echoed(st, b"through a wake"), 15)
+            # The echo reached the AS; its 2.04 is still on its way back through the modem.
+            # Stopping now would de-register first and fail the echo (4.03) for no fault.
+            assert mp.wait_for(lambda: accepted(dev), 15), dev.log.name
         finally:
             status = dev.stop()
         c = sim.counters()
         assert c["psm_entries"] == 1 and c["psm_wakes"] == 1 and c["resets"] == 0, c
         assert status and status["failed"] == 0, dev.text[-3000:]
+
+
+def accepted(dev):
+    """The device logged an MSG outcome ACCEPTED (its echo's 2.04 arrived)."""
+    with open(dev.log.name) as f:
+        return "-> ACCEPTED" in f.read()
