@@ -128,6 +128,21 @@ def _inbox_ids(st):
     return [e["msgId"] for e in st.as_inbox(AS)]
 
 
+
+def journal_open_ids(jpath, tmpdir):
+    """The msgIds still open in the device's journal at jpath ([] without one), read from a
+    copy in tmpdir: opening a journal repairs it, and the device's file must stay as it is."""
+    if not os.path.exists(jpath):
+        return []
+    copy = os.path.join(tmpdir, "journal-copy.bin")
+    shutil.copyfile(jpath, copy)
+    try:
+        return [k for k, _ in Journal(copy).pending()]
+    finally:
+        for p in (copy, copy + ".tmp"):
+            if os.path.exists(p):
+                os.remove(p)
+
 def test_power_loss_nothing_lost_nothing_twice(tmp_path):
     seed = int(os.environ.get("POWERLOSS_SEED", str(int(time.time()) % 100000)))
     lives = int(os.environ.get("POWERLOSS_LIVES", "12"))
@@ -161,17 +176,9 @@ def test_power_loss_nothing_lost_nothing_twice(tmp_path):
         return text
 
     def journal_open():
-        if not os.path.exists(jpath):
-            return []
-        jsizes.append(os.path.getsize(jpath))
-        copy = str(tmp_path / "journal-copy.bin")   # opening repairs: keep the device's file
-        shutil.copyfile(jpath, copy)
-        try:
-            return [k for k, _ in Journal(copy).pending()]
-        finally:
-            for p in (copy, copy + ".tmp"):
-                if os.path.exists(p):
-                    os.remove(p)
+        if os.path.exists(jpath):
+            jsizes.append(os.path.getsize(jpath))
+        return journal_open_ids(jpath, str(tmp_path))
 
     with ServerThread(port=SERVER_PORT, quiet=True) as st:
         proxy = CutProxy(PROXY_PORT, ("127.0.0.1", SERVER_PORT), rng)

@@ -15,33 +15,19 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import time
 
 import mp
 from m5server.thread import ServerThread
-from msgin5g.journal import Journal
+from test_power_loss import journal_open_ids
 
 PORT = 18620
 DEV_PORT = 18621
 AS = "as-spl"
 UE = "ue-spl"
 _ACC = re.compile(r"MSG (\S+) -> ACCEPTED")
-
-
-def _journal_open(jpath, tmp):
-    if not os.path.exists(jpath):
-        return []
-    copy = os.path.join(tmp, "journal-copy.bin")     # opening repairs: keep the device's file
-    shutil.copyfile(jpath, copy)
-    try:
-        return [k for k, _ in Journal(copy).pending()]
-    finally:
-        for p in (copy, copy + ".tmp"):
-            if os.path.exists(p):
-                os.remove(p)
 
 
 def test_power_cuts_across_sleep_cycles_lose_nothing(tmp_path):
@@ -80,14 +66,14 @@ def test_power_cuts_across_sleep_cycles_lose_nothing(tmp_path):
             rc, out = life(rng.uniform(0.0, 0.045) if cut else None)
             if rc == -signal.SIGKILL:
                 kills += 1
-                open_at_kill.update(_journal_open(jpath, tmp))
+                open_at_kill.update(journal_open_ids(jpath, tmp))
             else:
                 assert rc == 0 and re.search(r"^SLEEP \d+$", out, re.M), out
                 slept += 1
         for _ in range(10):              # clean wakes until the journal is empty
             rc, out = life(None)
             assert rc == 0, out
-            if not _journal_open(jpath, tmp):
+            if not journal_open_ids(jpath, tmp):
                 break
         inbox = st.as_inbox(AS)
         regs = st.stats()["registrations"]
