@@ -25,13 +25,6 @@ class Dialect:
         self.link = link
         self.deact = False
 
-    def _sock(self, f):
-        i = to_int(f, -1)
-        for s in self.link.socks:
-            if s.id == i:
-                return s
-        return None
-
     # ---- URCs ----
     def urc(self, line):
         """A URC of this dialect: 0, or the octets of the datagram that follows it (direct
@@ -46,7 +39,7 @@ class Dialect:
                 self.deact = True
                 link.pdp_lost()
                 return 0
-            s = self._sock(f[1])
+            s = self.link.sock_by_id(f[1])
             if f[0] == "recv":
                 if len(f) > 2:          # direct push: "recv",<id>,<len> CR LF <data>
                     link.rxsock = s
@@ -57,7 +50,7 @@ class Dialect:
                 s.open = False          # AT+QICLOSE still needed: done before reopening
         elif line.startswith("+QIOPEN:"):
             f = fields(line, 8)
-            s = self._sock(f[0])
+            s = self.link.sock_by_id(f[0])
             if s is not None and len(f) > 1:
                 s.result = to_int(f[1], -1)
                 link.woken = True

@@ -31,7 +31,7 @@ from micropython import const
 
 from modem.at import QUIET, AtChannel, Cmd
 from modem.bringup import LinkError, bringup, ignore, pulse, registration, sync, wake
-from modem.codes import active_seconds, edrx_seconds, fields, tau_seconds
+from modem.codes import active_seconds, edrx_seconds, fields, tau_seconds, to_int
 from modem.codes import cereg as parse_cereg
 
 MAX_DATAGRAM = const(1460)
@@ -671,6 +671,14 @@ class Link:
     def _user_job(self, u):
         c = yield Cmd(u[0], u[1])
         u[2](c)
+
+    def sock_by_id(self, field):
+        """The socket whose modem id is the URC field `field` (text), or None."""
+        i = to_int(field, -1)
+        for s in self.socks:
+            if s.id == i:
+                return s
+        return None
 
     def _sock(self, addr):
         free = None

@@ -24,13 +24,6 @@ class Dialect:
     def __init__(self, link):
         self.link = link
 
-    def _sock(self, cid):
-        i = to_int(cid, -1)
-        for s in self.link.socks:
-            if s.id == i:
-                return s
-        return None
-
     # ---- URCs ----
     def urc(self, line):
         """A URC of this dialect: 0, or the octets of the datagram that follows it (recv_mode
@@ -39,11 +32,11 @@ class Dialect:
         if line.startswith("+CAURC:"):
             f = fields(line, 7)
             if f[0] == "recv" and len(f) > 2:   # "recv",<cid>,<len>[,<ip>,<port>] CR LF data
-                link.rxsock = self._sock(f[1])
+                link.rxsock = self.link.sock_by_id(f[1])
                 return max(to_int(f[2], 0), 0)
             return 0                    # "buffer full": +CADATAIND comes again when read
         if line.startswith("+CADATAIND:"):
-            s = self._sock(fields(line, 12)[0])
+            s = self.link.sock_by_id(fields(line, 12)[0])
             if s is not None:
                 s.rx = True
         elif line.startswith("+APP PDP:"):
@@ -55,12 +48,12 @@ class Dialect:
                     link.pdp_lost()
         elif line.startswith("+CASTATE:"):
             f = fields(line, 10)
-            s = self._sock(f[0])
+            s = self.link.sock_by_id(f[0])
             if s is not None and len(f) > 1 and f[1] == "0":
                 s.open = False          # closed by the network: reopened on the next send
         elif line.startswith("+CAOPEN:"):
             f = fields(line, 8)
-            s = self._sock(f[0])
+            s = self.link.sock_by_id(f[0])
             if s is not None and len(f) > 1:
                 s.result = to_int(f[1], -1)
                 link.woken = True
