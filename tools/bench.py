@@ -305,6 +305,10 @@ def modem_figures():
                  "%s + %s = %d  (target <= 6144)" % (
                      h["modem_import_heap"], h["modem_link_heap"],
                      int(h["modem_import_heap"]) + int(h["modem_link_heap"])))
+            line("%s: + bringup and codes while a procedure runs (bytes)" % model,
+                 "%s  (forgotten once up: %s of them loaded then)" % (
+                     h.get("modem_procedure_heap", "-"),
+                     h.get("modem_rare_loaded_when_up", "-")))
     line("UART time of one 256-octet write chunk at 115200 baud (ms, computed)",
          "%.1f  (a 1460-octet datagram goes out in 6 chunks, one per loop turn)" % (256 * 10 / 115.2))
 

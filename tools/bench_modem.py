@@ -3,7 +3,8 @@
 #
 #   micropython bench_modem.py PTY MODEL HOST PORT N SIZE
 #
-# Prints "key value" lines: heap of the modem layer (imports, Link with its buffers),
+# Prints "key value" lines: heap of the modem layer (imports, Link with its buffers; what
+# the on-demand modules add while a procedure runs; how many are loaded once the link is up),
 # then "registered" and waits for a line on stdin (the bench reads the simulator's counters),
 # sends N messages of SIZE octets to an AS one after the other (each after the last one's
 # 2.04), prints the send()-to-2.04 times and "messages", waits for a line, then one raw 1400-octet CoAP datagram (the largest
@@ -32,6 +33,14 @@ gc.collect()
 a2 = gc.mem_alloc()
 print("modem_import_heap", a1 - a0)
 print("modem_link_heap", a2 - a1)
+# what the modules a link imports on demand (a bring-up, a wake, a rare URC) add while they are
+# loaded; forget_rare() drops them, as the link does once it is up
+from modem.link import forget_rare  # noqa: E402
+__import__("modem.bringup")
+gc.collect()
+print("modem_procedure_heap", gc.mem_alloc() - a2)
+forget_rare()
+RARE = ("modem.bringup", "modem.codes")
 ep = ModemEndpoint(link)
 stall = [0, False]
 
@@ -60,6 +69,7 @@ async def main():
     while c.state != "REGISTERED":
         w = c.tick()
         await asyncio.sleep_ms(min(w or 20, 20))
+    print("modem_rare_loaded_when_up", len([m for m in RARE if m in sys.modules]))
     print("registered", 1)
     sys.stdin.readline()
     stall[1] = True

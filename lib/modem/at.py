@@ -26,6 +26,9 @@ readinto(buf) and write(buf) (machine.UART, modem.port.PtyUart, a test's fake).
   endpoint sees it was cut (as coap.udp reads one octet more than it accepts).
 
 Buffers are allocated once; nothing is allocated per byte (one str per line).
+
+Also here, as all the procedures (modem.bringup, the dialects) and the running link need them:
+fields() of an information line, LinkError, and check() / ok() / received() on a finished Cmd.
 """
 import time
 from micropython import const
@@ -66,6 +69,32 @@ def slow(text):
     return False
 
 
+# ---- the fields of an information line ("+NAME: a,"b",,c") ----
+
+def fields(line, start):
+    """The comma-separated fields of line[start:], quotes removed ('' for an empty one)."""
+    out = []
+    for f in line[start:].split(","):
+        f = f.strip()
+        if len(f) >= 2 and f[0] == '"' and f[-1] == '"':
+            f = f[1:-1]
+        out.append(f)
+    return out
+
+
+def after(line):
+    """Where the fields of an information line begin (after '+NAME: ')."""
+    i = line.find(":")
+    return 0 if i < 0 else i + 1
+
+
+def to_int(s, default=None):
+    try:
+        return int(s)
+    except ValueError:
+        return default
+
+
 class Cmd:
     """One AT command and, once done, its outcome. Attributes stored only when they differ
     from these class defaults (a command is a short-lived object)."""
@@ -103,6 +132,52 @@ class Cmd:
 
     def __repr__(self):
         return "<Cmd %s %s %r>" % (self.text, self.result, self.err)
+
+
+class LinkError(Exception):
+    """What a procedure raises, with a sentence a person can act on. kind: 'fatal' (needs a
+    person: SIM), 'retry' (back-off, then bring-up again), 'silent' (no answer: wake the modem
+    first), 'socket' (this datagram is lost, the link is not)."""
+
+    def __init__(self, msg, kind="retry"):
+        super().__init__(msg)
+        self.kind = kind
+
+
+# What the procedures (modem.bringup, the dialects) do with a finished Cmd. They live here, not
+# in modem.bringup, so that a link that is up runs without that module loaded (modem.link).
+
+def check(c, what=None):
+    """Raise LinkError unless the command c ended OK."""
+    if c.ok:
+        return c
+    if c.result == "timeout":
+        raise LinkError("modem: no answer to %s" % c.text, "silent")
+    err = c.result
+    if err == "CME":
+        from modem.codes import cme_text        # on demand: see modem.codes
+        err = cme_text(c.err)
+    raise LinkError("modem: %s failed: %s" % (what or c.text, err))
+
+
+def ok(text, prefix=None, what=None):
+    """A procedure step: send text, raise LinkError unless it ends OK."""
+    c = yield Cmd(text, prefix)
+    return check(c, what)
+
+
+def received(c, s):
+    """Octets a socket read command c brought (0: none); a refused read closes socket s."""
+    if c.result == "timeout":
+        check(c)
+    if not c.ok:
+        s.open = False
+        return 0
+    return max(c.got, 0)
+
+
+def ignore(c):
+    """A callback for a command whose outcome does not matter (Link.command)."""
 
 
 _FINALS = ("OK", "ERROR", "SEND OK", "SEND FAIL", "NO CARRIER")

@@ -12,9 +12,7 @@
 """
 import binascii
 
-from modem.at import Cmd
-from modem.bringup import LinkError, check, ok, received
-from modem.codes import fields, to_int
+from modem.at import Cmd, LinkError, check, fields, ok, received, to_int
 
 
 class Dialect:

@@ -1,52 +1,19 @@
-"""Bring-up per TS 27.007 and the wake-up of a silent modem, as generators the Link runs.
+"""The procedures that bring the link up or back, as generators the Link runs: bring-up per
+TS 27.007, the wake-up of a silent or sleeping modem (also in the middle of a procedure: rouse),
+the resume after the MCU's deep sleep, a lost PDP context, a coverage gap.
 
 A procedure yields a Cmd (the link sends it and resumes the generator with it finished) or
 a number of ms to wait (a URC may end the wait early); it raises LinkError with a sentence a
 person can act on. Tests drive them through a Link over a fake UART [MODEM.md 2, 7, 8].
+
+The link imports this module when one of them starts and forgets it once the link is up
+(modem.link procedures()): a link that carries datagrams does not keep it in RAM. So nothing
+the running link needs lives here (LinkError, check, ok: modem.at).
 """
-from modem.at import Cmd
-from modem.codes import active_bits, after, cme_is, cme_text, csq_dbm, edrx_bits, fields, \
-    rsrp_dbm, tau_bits, to_int
+from modem.at import Cmd, LinkError, after, check, fields, ok, to_int
+from modem.codes import active_bits, cme_is, cme_text, csq_dbm, edrx_bits, rsrp_dbm, tau_bits
 
 REG_WAIT = 180000       # registration (+CEREG 1/5) [MODEM.md 9.4]
-
-
-class LinkError(Exception):
-    """kind: 'fatal' (needs a person: SIM), 'retry' (back-off, then bring-up again), 'silent'
-    (no answer: wake the modem first), 'socket' (this datagram is lost, the link is not)."""
-
-    def __init__(self, msg, kind="retry"):
-        super().__init__(msg)
-        self.kind = kind
-
-
-def check(c, what=None):
-    """Raise LinkError unless the command c ended OK."""
-    if c.ok:
-        return c
-    if c.result == "timeout":
-        raise LinkError("modem: no answer to %s" % c.text, "silent")
-    raise LinkError("modem: %s failed: %s" % (what or c.text, cme_text(c.err) if c.result == "CME"
-                                                else c.result))
-
-
-def received(c, s):
-    """Octets a socket read command c brought (0: none); a refused read closes socket s."""
-    if c.result == "timeout":
-        check(c)
-    if not c.ok:
-        s.open = False
-        return 0
-    return max(c.got, 0)
-
-
-def ignore(line):
-    """A URC handler for lines that only need to be recognised (not taken for answers)."""
-
-
-def ok(text, prefix=None, what=None):
-    c = yield Cmd(text, prefix)
-    return check(c, what)
 
 
 def sync(link, tries):
@@ -119,7 +86,7 @@ def power_saving(link):
     else:
         yield Cmd("AT+CPSMS=0")         # a known state; old firmware may refuse: tolerated
     e = link.edrx
-    for act in link.edrx_acts():
+    for act in edrx_acts(link):
         if e:
             link.edrx_req = edrx_bits(e.get("cycleSec", 20.48))
             c = yield Cmd('AT+CEDRXS=2,%d,"%s"' % (act, link.edrx_req))
@@ -196,3 +163,114 @@ def bringup(link):
     yield from signal(link)
     yield from d.activate()
     link.bringups += 1
+
+
+def edrx_acts(link):
+    """AcT-types for +CEDRXS: 4 LTE-M, 5 NB-IoT (MODEM.md 3.3)."""
+    return {"ltem": (4,), "nbiot": (5,)}.get(link.rat, (4, 5))
+
+
+# ---- back up after a loss (Link._next: what link._need says) ----
+
+def wake_up(link):
+    """A modem that does not answer, or sleeps in PSM: wake it (AT, then PWRKEY). If it
+    lost its PDP context meanwhile, it was reset: bring it up again."""
+    yield from wake(link, 3)
+    link.asleep = False
+    yield from kept_state(link)
+
+
+def kept_state(link):
+    """After a wake: still registered, the PDP context kept? If not, the modem was reset
+    meanwhile: bring it up again."""
+    yield from registration(link)
+    if not (yield from link.d.pdp_active()):
+        raise LinkError("modem: it lost its state while silent: bringing it up again",
+                        "reset")
+
+
+def resume(link):
+    """After the MCU's deep sleep (Link.resume()): the modem kept its registration, PDP
+    context and socket, and in PSM it looks dead (MODEM.md 3.2, 9.5). One AT that may go
+    unheard, then a PWRKEY pulse (the model's, MODEM.md 7) and AT until it answers; then the
+    PDP context (one command: a context up means attached) and the socket (one command).
+    A socket gone is reopened before the next datagram; no answer or no PDP context (the
+    modem was reset meanwhile) raises: Link._failed() starts a full bring-up."""
+    link.resumes += 1
+    c = yield Cmd("AT", None, 300)
+    if c.result is None or c.result == "timeout":
+        if link.pwrkey is None:
+            raise LinkError("modem: no answer to AT after the sleep, no pwrkey to wake it",
+                            "silent")
+        link._log("modem: resume: no answer (PSM): PWRKEY %d ms" % link.d.pwrkey_ms)
+        link.wakes += 1
+        link.pwrkey(1)
+        yield link.d.pwrkey_ms
+        link.pwrkey(0)
+        link.pulses += 1
+        if not (yield from sync(link, 10)):
+            raise LinkError("modem: resume: no answer to AT after PWRKEY", "silent")
+    link.fresh = False          # from now on a boot banner means a reset
+    link.asleep = False
+    if not (yield from link.d.pdp_active()):
+        raise LinkError("modem: resume: no PDP context (reset meanwhile?): bringing it up")
+    for s in link.socks:
+        if s.open and not (yield from link.d.sock_ok(s)):
+            s.open = False          # closed, then reopened before the next datagram
+            link._log("modem: resume: socket %d gone: reopened on the next send" % s.id)
+    link._log("modem: resume: PDP context up (%s), socket checked" % link.ip)
+
+
+def reactivate(link):
+    """The PDP context went (Link.pdp_lost): registered again, then the dialect's context."""
+    yield from registration(link)
+    yield from link.d.activate()
+
+
+def reattach(link):
+    """After a coverage gap (+CEREG 2/4): registered again; the context if it went."""
+    yield from registration(link, 600000)
+    if not (yield from link.d.pdp_active()):
+        yield from link.d.activate()
+
+
+def rouse(link, c, again):
+    """A command went unheard (again: it was sent; not one octet came within QUIET ms),
+    or is about to go to a modem that may sleep: PSM runs on the network's timers (T3324,
+    MODEM.md 3.2), also in the middle of a bring-up, and the UART is then deaf. One AT
+    (1 s); silent: the model's PWRKEY pulse wakes it (MODEM.md 3.2, 7), then AT until it
+    answers; then the command goes (again) and the procedure carries on with its outcome
+    (link._rc: Link._step hands it to the procedure the rouse interrupted).
+    Still silent, or no pwrkey: the command's timeout goes to the procedure (its own error
+    path). A boot banner meanwhile (the pulse turned a powered-off modem on): a bring-up."""
+    link._rouses += 1
+    link._rc = c
+    p = yield Cmd("AT", None, 1000)
+    if p.result == "timeout":
+        c.result = "timeout"        # unless it is sent below: for the procedure,
+        c.silent = True             # not to be roused again
+        c.quiet = 0
+        link.silences += 1
+        if link.pwrkey is None:
+            link._log("modem: no answer to %s nor AT; no pwrkey to wake it" % c.text)
+            return
+        link._log("modem: no answer to %s nor AT: asleep (PSM)? PWRKEY %d ms"
+                  % (c.text, link.d.pwrkey_ms))
+        link.wakes += 1
+        link.booted = False
+        yield from pulse(link)
+        if not (yield from sync(link, 10)):
+            return
+        if link.booted:
+            raise LinkError("modem: it restarted when woken: bringing it up again", "reset")
+        link.asleep = False
+        if link.state == "up":      # as wake_up
+            yield from kept_state(link)
+    link.asleep = False
+    if c.result is not None:
+        n = Cmd(c.text, c.prefix, c.timeout, c.data)
+        if c.raw is not None:
+            n.raw = c.raw
+            n.rawline = c.rawline
+        c = n
+    link._rc = yield c

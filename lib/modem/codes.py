@@ -1,7 +1,12 @@
-"""Pure functions over AT response fields and 3GPP timer codings (MODEM.md 2.1-2.2, 3.1, 3.3).
+"""Pure functions over the 3GPP codings in AT responses and commands: +CSQ/+CESQ to dBm, +CEREG,
+PSM and eDRX timer codings, +CME ERROR texts (MODEM.md 2.1-2.2, 3.1, 3.3). The fields of a
+line: modem.at fields().
 
-No I/O and no state: the link and the tests call them with strings and numbers.
+No I/O and no state: the link and the tests call them with strings and numbers. A running
+link needs them only for rare events (a +CEREG or +CEDRXP URC, an error's text): modem.link
+imports this module on demand and forgets it once the link is up (forget_rare()).
 """
+from modem.at import after, fields, to_int
 
 # T3412 extended (GPRS Timer 3, Requested_Periodic-TAU): seconds per unit, index = bits 8-6;
 # 0 = deactivated (111) [MODEM.md 3.1, NRF-LC psm.c].
@@ -12,30 +17,6 @@ _ACT = (2, 60, 360, 60, 60, 60, 60, 0)
 # eDRX cycle lengths in ms by the 4-bit value, SIMCom's table [MODEM.md 3.3].
 _EDRX_MS = (5120, 10240, 20480, 40960, 61440, 81920, 102400, 122880,
             143360, 163840, 327680, 655360, 1310720, 2621440, 5242880, 10485760)
-
-
-def fields(line, start):
-    """The comma-separated fields of line[start:], quotes removed ('' for an empty one)."""
-    out = []
-    for f in line[start:].split(","):
-        f = f.strip()
-        if len(f) >= 2 and f[0] == '"' and f[-1] == '"':
-            f = f[1:-1]
-        out.append(f)
-    return out
-
-
-def after(line):
-    """Where the fields of an information line begin (after '+NAME: ')."""
-    i = line.find(":")
-    return 0 if i < 0 else i + 1
-
-
-def to_int(s, default=None):
-    try:
-        return int(s)
-    except ValueError:
-        return default
 
 
 def csq_dbm(rssi):

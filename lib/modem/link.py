@@ -19,25 +19,47 @@ that stops answering is woken (AT, then PWRKEY) before anything else, never powe
 guess (MODEM.md 9.5). PSM runs on the network's timers, also halfway through a bring-up: a
 command that brings not one octet within 2 s (modem.at QUIET), or a +CPSMSTATUS ENTER / PSM
 POWER DOWN while it waits, is the modem asleep: AT, PWRKEY when that is silent too, then the
-command again, at most 3 times per procedure (_rouse); a command that may work silently for
+command again, at most 3 times per procedure (rouse); a command that may work silently for
 long (+QIACT, +CFUN, ...) after a quiet spell gets an AT first. on_change(up, reason) tells the device, which re-registers on up
 (PC-17). A fatal error (no SIM, PIN) stops until start() is called again.
 
 sendto(data, addr) is the socket-like entry the CoAP endpoint uses; addresses are
 (host, port) tuples; a datagram over 1460 octets is refused with OSError (MODEM.md 4, 5).
 """
+import sys
 import time
 from micropython import const
 
-from modem.at import QUIET, AtChannel, Cmd
-from modem.bringup import LinkError, bringup, ignore, pulse, registration, sync, wake
-from modem.codes import active_seconds, edrx_seconds, fields, tau_seconds, to_int
-from modem.codes import cereg as parse_cereg
+from modem.at import QUIET, AtChannel, Cmd, LinkError, fields, ignore, to_int
 
 MAX_DATAGRAM = const(1460)
 _EMSGSIZE = const(90)
 _ENOTCONN = const(107)
 _BACKOFF_MAX = const(64000)
+
+
+# Modules a link that is up does not need, imported where a rare event needs them:
+# modem.bringup, the procedures that bring the link up or back (bring-up, wake, rouse, resume,
+# PDP context, coverage gap), and modem.codes (a +CEREG or +CEDRXP URC, an error's text; the
+# bring-up's timer codings). forget_rare() drops them once the link is up: a running link then
+# holds none of their functions (1.1 KB of heap on a 32-bit board), and the next rare event
+# imports them again (frozen on a board: no file is read, no bytecode copied to RAM).
+_RARE = (("modem.bringup", "bringup"), ("modem.codes", "codes"))
+
+
+def procedures():
+    """modem.bringup, imported if it is not (forget_rare)."""
+    from modem import bringup
+    return bringup
+
+
+def forget_rare():
+    """Drop the _RARE modules from sys.modules and from the package (an import sets them on
+    it as attributes): the garbage collector frees them once nothing of theirs runs."""
+    pkg = sys.modules.get("modem")
+    for name, attr in _RARE:
+        if sys.modules.pop(name, None) is not None and hasattr(pkg, attr):
+            delattr(pkg, attr)
 
 
 class Sock:
@@ -293,7 +315,7 @@ class Link:
             if val.silent and val.quiet and self._can_rouse():
                 # not one octet within QUIET ms: asleep? Ask, wake, send the command again
                 self._outer = job
-                job = self._job = self._rouse(val, True)
+                job = self._job = procedures().rouse(self, val, True)
                 val = None
         elif self._until is not None:
             if not self.woken and time.ticks_diff(self._until, now) > 0:
@@ -323,7 +345,7 @@ class Link:
             # the modem said it sleeps, or a command that may work silently for long follows
             # a quiet spell (it may have entered PSM meanwhile): ask AT first
             self._outer = job
-            self._job = self._rouse(y, False)
+            self._job = procedures().rouse(self, y, False)
             y = self._job.send(None)
         if isinstance(y, Cmd):
             # _cmd first: on the unix port a signal raises KeyboardInterrupt in the UART write
@@ -353,50 +375,6 @@ class Link:
             except Exception:
                 pass
 
-    def _rouse(self, c, again):
-        """A command went unheard (again: it was sent; not one octet came within QUIET ms),
-        or is about to go to a modem that may sleep: PSM runs on the network's timers (T3324,
-        MODEM.md 3.2), also in the middle of a bring-up, and the UART is then deaf. One AT
-        (1 s); silent: the model's PWRKEY pulse wakes it (MODEM.md 3.2, 7), then AT until it
-        answers; then the command goes (again) and the procedure carries on with its outcome.
-        Still silent, or no pwrkey: the command's timeout goes to the procedure (its own error
-        path). A boot banner meanwhile (the pulse turned a powered-off modem on): a bring-up."""
-        self._rouses += 1
-        self._rc = c
-        p = yield Cmd("AT", None, 1000)
-        if p.result == "timeout":
-            c.result = "timeout"        # unless it is sent below: for the procedure,
-            c.silent = True             # not to be roused again
-            c.quiet = 0
-            self.silences += 1
-            if self.pwrkey is None:
-                self._log("modem: no answer to %s nor AT; no pwrkey to wake it" % c.text)
-                return
-            self._log("modem: no answer to %s nor AT: asleep (PSM)? PWRKEY %d ms"
-                      % (c.text, self.d.pwrkey_ms))
-            self.wakes += 1
-            self.booted = False
-            yield from pulse(self)
-            if not (yield from sync(self, 10)):
-                return
-            if self.booted:
-                raise LinkError("modem: it restarted when woken: bringing it up again",
-                                "reset")
-            self.asleep = False
-            if self.state == "up":      # as _wake: still registered, the context kept?
-                yield from registration(self)
-                if not (yield from self.d.pdp_active()):
-                    raise LinkError("modem: it lost its state while silent: bringing it up "
-                                    "again", "reset")
-        self.asleep = False
-        if c.result is not None:
-            n = Cmd(c.text, c.prefix, c.timeout, c.data)
-            if c.raw is not None:
-                n.raw = c.raw
-                n.rawline = c.rawline
-            c = n
-        self._rc = yield c
-
     booted = False      # a boot banner came while the link synced (rouse)
 
     def _next(self, now):
@@ -409,17 +387,18 @@ class Link:
         n = self._need
         if n is not None:
             self._running = n
+            p = procedures()
             if n == "bringup":
                 self.state = "starting"
-                return bringup(self)
+                return p.bringup(self)
             if n == "wake":
                 self.wakes += 1
-                return self._wake()
+                return p.wake_up(self)
             if n == "resume":
-                return self._resume()
+                return p.resume(self)
             if n == "pdp":
-                return self._pdp()
-            return self._reattach()
+                return p.reactivate(self)
+            return p.reattach(self)
         self._running = None
         if self.state != "up":
             return None
@@ -443,14 +422,15 @@ class Link:
     def _done(self, now):
         """A procedure ended well."""
         n = self._running
-        if n is None:
-            return
-        self._need = None
-        if n in ("bringup", "pdp", "reattach", "wake", "resume"):
-            self._fails = 0
-            self.error = None
-            self._set_up(True, "PDP context re-activated" if n == "pdp" else
-                         "resumed" if n == "resume" else "registered")
+        if n is not None:
+            self._need = None
+            if n in ("bringup", "pdp", "reattach", "wake", "resume"):
+                self._fails = 0
+                self.error = None
+                self._set_up(True, "PDP context re-activated" if n == "pdp" else
+                             "resumed" if n == "resume" else "registered")
+        if self.up:
+            forget_rare()           # (also after a data job a rouse interrupted)
 
     def _failed(self, e, now):
         k = e.kind
@@ -525,7 +505,8 @@ class Link:
         elif line.startswith("+CEDRXP:"):
             f = fields(line, 8)
             if len(f) >= 3:
-                self.edrx_granted = edrx_seconds(f[2]) if f[0] != "0" else None
+                from modem import codes         # on demand (forget_rare)
+                self.edrx_granted = codes.edrx_seconds(f[2]) if f[0] != "0" else None
         elif line.startswith(("NORMAL POWER DOWN", "POWERED DOWN")):
             if self.state != "off":
                 self._restart("modem powered down (%s)" % line)
@@ -577,15 +558,16 @@ class Link:
     def cereg(self, line, read=False):
         """+CEREG (URC, or the answer to AT+CEREG? with read=True): registration, AcT and the
         granted PSM timers (n=4, MODEM.md 2.1)."""
-        stat, act, active, tau = parse_cereg(line, read)
+        from modem import codes                 # on demand (forget_rare)
+        stat, act, active, tau = codes.cereg(line, read)
         if stat is None:
             return
         self.reg = stat
         if act is not None:
             self.act = act
         if active is not None or tau is not None:
-            a = active_seconds(active)
-            self.psm_granted = None if a is None else (a, tau_seconds(tau))
+            a = codes.active_seconds(active)
+            self.psm_granted = None if a is None else (a, codes.tau_seconds(tau))
         self.woken = True
         if stat in (1, 5):
             return
@@ -616,57 +598,6 @@ class Link:
         self.asleep = entered
         if entered:
             self.ch.hush()
-
-    # ---------------- procedures ----------------
-    def _wake(self):
-        """A modem that does not answer, or sleeps in PSM: wake it (AT, then PWRKEY). If it
-        lost its PDP context meanwhile, it was reset: bring it up again."""
-        yield from wake(self, 3)
-        self.asleep = False
-        yield from registration(self)
-        if not (yield from self.d.pdp_active()):
-            raise LinkError("modem: it lost its state while silent: bringing it up again",
-                            "reset")
-
-    def _resume(self):
-        """After the MCU's deep sleep (resume()): the modem kept its registration, PDP context
-        and socket, and in PSM it looks dead (MODEM.md 3.2, 9.5). One AT that may go unheard,
-        then a PWRKEY pulse (the model's, MODEM.md 7) and AT until it answers; then the PDP
-        context (one command: a context up means attached) and the socket (one command).
-        A socket gone is reopened before the next datagram; no answer or no PDP context (the
-        modem was reset meanwhile) raises: _failed() starts a full bring-up."""
-        self.resumes += 1
-        c = yield Cmd("AT", None, 300)
-        if c.result is None or c.result == "timeout":
-            if self.pwrkey is None:
-                raise LinkError("modem: no answer to AT after the sleep, no pwrkey to wake it",
-                                "silent")
-            self._log("modem: resume: no answer (PSM): PWRKEY %d ms" % self.d.pwrkey_ms)
-            self.wakes += 1
-            self.pwrkey(1)
-            yield self.d.pwrkey_ms
-            self.pwrkey(0)
-            self.pulses += 1
-            if not (yield from sync(self, 10)):
-                raise LinkError("modem: resume: no answer to AT after PWRKEY", "silent")
-        self.fresh = False          # from now on a boot banner means a reset
-        self.asleep = False
-        if not (yield from self.d.pdp_active()):
-            raise LinkError("modem: resume: no PDP context (reset meanwhile?): bringing it up")
-        for s in self.socks:
-            if s.open and not (yield from self.d.sock_ok(s)):
-                s.open = False          # closed, then reopened before the next datagram
-                self._log("modem: resume: socket %d gone: reopened on the next send" % s.id)
-        self._log("modem: resume: PDP context up (%s), socket checked" % self.ip)
-
-    def _pdp(self):
-        yield from registration(self)
-        yield from self.d.activate()
-
-    def _reattach(self):
-        yield from registration(self, 600000)
-        if not (yield from self.d.pdp_active()):
-            yield from self.d.activate()
 
     def _user_job(self, u):
         c = yield Cmd(u[0], u[1])
@@ -730,7 +661,3 @@ class Link:
             # BG95 buffer mode sends no new "recv" URC until the buffer was read empty.
             if not empty:
                 s.rx = True
-
-    def edrx_acts(self):
-        """AcT-types for +CEDRXS: 4 LTE-M, 5 NB-IoT (MODEM.md 3.3)."""
-        return {"ltem": (4,), "nbiot": (5,)}.get(self.rat, (4, 5))

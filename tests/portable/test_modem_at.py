@@ -1,5 +1,5 @@
 # heapsize: 56k
-# board-heapsize: 28k   (unix32, library frozen; measured minimum 22k)
+# board-heapsize: 28k   (unix32, library frozen; measured minimum 24k)
 """modem.at on recorded exchanges of both dialects (MODEM.md 1, 4, 5, 9): echo, final results,
 numeric and verbose CME errors, URCs between an information line and OK, the data prompt
 without a newline, raw payloads with CR, LF and 0x1A inside, bytes arriving one at a time,

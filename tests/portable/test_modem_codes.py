@@ -1,4 +1,4 @@
-# heapsize: 20k
+# heapsize: 32k
 # board-heapsize: 10k   (unix32, library frozen; measured minimum 8k)
 """modem.codes against MODEM.md's worked examples: +CSQ/+CESQ to dBm, +CEREG fields (SIMCom's
 unpadded ci and empty cause fields, Nordic's URC, the read form), T3412-ext / T3324 / eDRX."""

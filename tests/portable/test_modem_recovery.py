@@ -1,5 +1,5 @@
 # heapsize: 105k
-# board-heapsize: 35k   (unix32, library frozen; measured minimum 28k; unix 84k)
+# board-heapsize: 35k   (unix32, library frozen; measured minimum 31k; unix 85k)
 """Recovery on recorded exchanges (MODEM.md 3.2, 4, 5, 7, 9.5): a boot banner mid-session
 brings the modem up again and reopens the socket, PDP loss re-activates the context (both
 dialects), a coverage gap is link down until registered, a modem in PSM or gone silent is
