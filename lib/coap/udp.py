@@ -20,6 +20,10 @@ class UdpEndpoint(Endpoint):
     """An Endpoint bound to a UDP socket. port=0 lets the OS pick (ephemeral). bufsize is the
     largest datagram accepted; a longer one gets 4.13 (Endpoint.too_long)."""
 
+    # ep.resolve(host, port): an address as this endpoint's send takes it. Code that is given
+    # an endpoint (msgin5g.device) resolves through it: a ModemEndpoint's addresses differ.
+    resolve = staticmethod(resolve)
+
     def __init__(self, host="0.0.0.0", port=0, params=None, bufsize=1280, **kw):
         self.sock = s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind(resolve(host, port))

@@ -26,6 +26,8 @@ def resolve(host, port):
 
 
 class ModemEndpoint(Endpoint):
+    resolve = staticmethod(resolve)     # as UdpEndpoint.resolve: no host socket needed
+
     def __init__(self, link, params=None, bufsize=MAX_DATAGRAM, start=True, **kw):
         self.link = link
         self.bufsize = bufsize

@@ -26,11 +26,8 @@ def endpoint(dev, lk):
     d = dev.duty
     if d is not None and d.woke is not False and link.resume(d.st.modem):
         log.info("modem: resuming the state kept across the sleep (no full bring-up)")
-    from modem.endpoint import ModemEndpoint, resolve as mresolve
-    ep = ModemEndpoint(link, Params(), log=log.warn)
-    if cfg.get("server"):
-        _, h, p = parse_uri(cfg.get("firstHop") or cfg["server"])
-        ep.peer = mresolve(h, p)    # the modem resolves names itself: (host, port)
+    from modem.endpoint import ModemEndpoint
+    ep = ModemEndpoint(link, Params(), log=log.warn)   # the device resolves with ep.resolve
     if lk["rai"]:
         send = ep.ml.send_raw
 

@@ -12,7 +12,7 @@ import json
 import time
 
 from coap.endpoint import Params
-from coap.udp import UdpEndpoint, resolve
+from coap.udp import UdpEndpoint
 from msgin5g import log
 from msgin5g.uri import parse_uri
 
@@ -100,14 +100,16 @@ class Device:
             log.warn("server %s is coap:// - traffic is not protected (PC-07)", host)
         hop = cfg.get("firstHop")
         if hop:
-            _, hh, hp = parse_uri(hop)
+            _, hh, hp = parse_uri(hop, scheme)     # a bare host[:port] as the DTLS endpoint's
         else:
             hh, hp = host, port
         j = None
         if cfg.get("journal"):
             from msgin5g.journal import Journal
             j = Journal(cfg["journal"])
-        c = Client(self.ep, getattr(self.ep, "peer", None) or resolve(hh, hp),
+        # Resolved now, after PC-13 configuration may have changed the server, and by the
+        # endpoint: a modem's addresses are (host, port), resolved by the modem itself.
+        c = Client(self.ep, self.ep.resolve(hh, hp),
                    cfg["ueServiceId"], host,
                    seg_size=cfg["segmentSize"], ue_id=cfg.get("ueId"),
                    keepalive_ms=cfg["keepAliveSec"] * 1000, rereg_ms=cfg["reRegPeriodSec"] * 1000,
@@ -220,7 +222,9 @@ class Device:
             res.append((r, v))
             ev.set()
 
-        cf = Configurator(self.ep, resolve(h, p), h, cfg["ueId"], cfg.get("ueServiceId"),
+        # the endpoint's resolver: a modem-only board has no getaddrinfo path (modem.endpoint)
+        cf = Configurator(self.ep, self.ep.resolve(h, p), h, cfg["ueId"],
+                          cfg.get("ueServiceId"),
                           {"server": cfg.get("server"), "ueServiceId": cfg.get("ueServiceId")},
                           log=log.info)
         cf.start(done)
