@@ -3,7 +3,8 @@
 Small modules, each with one job; import the one you need (this file imports nothing):
 
     at        AtChannel: framing, echo, final results, URCs, the `> ` prompt, raw data; Cmd,
-              fields(), LinkError, check/ok (what procedures do with a finished command)
+              LinkError, check/ok (what procedures do with a finished command)
+    fields    the fields of an information line ("+NAME: a,"b",,c")
     codes     pure functions: +CSQ/+CESQ to dBm, +CEREG fields, PSM/eDRX timer codings
     bringup   the procedures that bring the link up or back (TS 27.007 bring-up, wake, resume,
               PDP context, coverage gap): generators the link runs

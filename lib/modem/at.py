@@ -28,7 +28,7 @@ readinto(buf) and write(buf) (machine.UART, modem.port.PtyUart, a test's fake).
 Buffers are allocated once; nothing is allocated per byte (one str per line).
 
 Also here, as all the procedures (modem.bringup, the dialects) and the running link need them:
-fields() of an information line, LinkError, and check() / ok() / received() on a finished Cmd.
+LinkError, and check() / ok() / received() on a finished Cmd (the fields of a line: modem.fields).
 """
 import time
 from micropython import const
@@ -67,32 +67,6 @@ def slow(text):
         if text.startswith(p, 2):
             return True
     return False
-
-
-# ---- the fields of an information line ("+NAME: a,"b",,c") ----
-
-def fields(line, start):
-    """The comma-separated fields of line[start:], quotes removed ('' for an empty one)."""
-    out = []
-    for f in line[start:].split(","):
-        f = f.strip()
-        if len(f) >= 2 and f[0] == '"' and f[-1] == '"':
-            f = f[1:-1]
-        out.append(f)
-    return out
-
-
-def after(line):
-    """Where the fields of an information line begin (after '+NAME: ')."""
-    i = line.find(":")
-    return 0 if i < 0 else i + 1
-
-
-def to_int(s, default=None):
-    try:
-        return int(s)
-    except ValueError:
-        return default
 
 
 class Cmd:

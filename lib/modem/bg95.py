@@ -12,7 +12,8 @@
 """
 import binascii
 
-from modem.at import Cmd, LinkError, check, fields, ok, received, to_int
+from modem.at import Cmd, LinkError, check, ok, received
+from modem.fields import fields, to_int
 
 
 class Dialect:

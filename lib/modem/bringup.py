@@ -10,7 +10,8 @@ The link imports this module when one of them starts and forgets it once the lin
 (modem.link procedures()): a link that carries datagrams does not keep it in RAM. So nothing
 the running link needs lives here (LinkError, check, ok: modem.at).
 """
-from modem.at import Cmd, LinkError, after, check, fields, ok, to_int
+from modem.at import Cmd, LinkError, check, ok
+from modem.fields import after, fields, to_int
 from modem.codes import active_bits, cme_is, cme_text, csq_dbm, edrx_bits, rsrp_dbm, tau_bits
 
 REG_WAIT = 180000       # registration (+CEREG 1/5) [MODEM.md 9.4]

@@ -1,12 +1,12 @@
 """Pure functions over the 3GPP codings in AT responses and commands: +CSQ/+CESQ to dBm, +CEREG,
 PSM and eDRX timer codings, +CME ERROR texts (MODEM.md 2.1-2.2, 3.1, 3.3). The fields of a
-line: modem.at fields().
+line: modem.fields.
 
 No I/O and no state: the link and the tests call them with strings and numbers. A running
 link needs them only for rare events (a +CEREG or +CEDRXP URC, an error's text): modem.link
 imports this module on demand and forgets it once the link is up (forget_rare()).
 """
-from modem.at import after, fields, to_int
+from modem.fields import after, fields, to_int
 
 # T3412 extended (GPRS Timer 3, Requested_Periodic-TAU): seconds per unit, index = bits 8-6;
 # 0 = deactivated (111) [MODEM.md 3.1, NRF-LC psm.c].

@@ -30,7 +30,8 @@ import sys
 import time
 from micropython import const
 
-from modem.at import QUIET, AtChannel, Cmd, LinkError, fields, ignore, to_int
+from modem.at import QUIET, AtChannel, Cmd, LinkError, ignore
+from modem.fields import fields, to_int
 
 MAX_DATAGRAM = const(1460)
 _EMSGSIZE = const(90)

@@ -10,7 +10,8 @@
                             MODEM.md 4): data waits, no length, so it is read until empty:
     AT+CARECV=<cid>,1460    +CARECV: <len>,<len raw octets on the same line> OK; +CARECV: 0
 """
-from modem.at import Cmd, LinkError, check, fields, ok, received, to_int
+from modem.at import Cmd, LinkError, check, ok, received
+from modem.fields import fields, to_int
 
 
 class Dialect:
