@@ -361,6 +361,31 @@ def test_unreachable_registered_ue_stores_then_delivers():
     run(t, ack_timeout=0.2, max_retransmit=1)
 
 
+def test_stored_messages_are_tried_again_without_an_uplink():
+    # A UE that lost one downlink is marked unreachable and what follows is stored; a UE that
+    # never sends (it only listens) still gets them: the server tries again every store_retry.
+    async def t(srv, ue):
+        a = await ue("ue-a")
+        cport = free_port()
+        c = await ue("ue-c", port=cport)
+        await c.close()  # gone for a moment: the downlink fails, the UE is unreachable
+        code, body, mid = await a.send("ue-c", b"first", sto_fw=True)
+        assert (await a.wait("MSGRESP", timeout=5))["status"] == "DELY_STORED"
+        code, body, mid2 = await a.send("ue-c", b"second", sto_fw=True)
+        assert body["status"] == "DELY_STORED"
+        c2 = await ue("ue-c", reg=False, port=cport)   # back, listening, sends nothing
+        t0 = time.time()
+        got = await c2.wait_all(2, "MSG", timeout=5)
+        assert [g["msgId"] for g in got] == [mid, mid2] and time.time() - t0 < 3
+        for _ in range(50):     # the UE's ACK of the last one is on its way to the server
+            if srv.counters["forwarded_stored"] == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert srv.stats()["stored_now"] == 0 and srv.counters["forwarded_stored"] == 2
+        assert srv.regs["ue-c"].reachable
+    run(t, ack_timeout=0.2, max_retransmit=1, store_retry=1.0)
+
+
 def test_refusing_recipient_gets_dely_failed_to_sender():
     async def t(srv, ue):
         a = await ue("ue-a")

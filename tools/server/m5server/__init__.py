@@ -23,7 +23,8 @@ CoAP resources (all on the one UDP socket, PC-08)
          registered from; 2.xx = delivered; 5.03 = busy: sent again after its Max-Age
          (default 60 s, capped at busy_wait_cap) up to busy_retries times; 4.04 / other 5.xx /
          5.03 beyond the retries / timeout / ICMP = unreachable (stored when stoAndFwInd);
-         other 4.xx = refused (MSGRESP DELY_FAILED to the sender).
+         other 4.xx = refused (MSGRESP DELY_FAILED to the sender). Stored messages go at
+         the UE's next uplink or registration, and every store_retry s (30) while registered.
     GET  /su-uc/v1/val-services/msgin5g/ue-configurations?val-ue-id=<id>[&val-user-id=<id>]
          2.05 + §9.3 XML (Content-Format 41, ETag, Max-Age 3600); 4.04 unknown device (only
          with a devices file; without one every id is known and its UE Service ID is

@@ -20,6 +20,9 @@ def parse_args(argv=None):
                                        "(default coap://HOST:PORT)")
     p.add_argument("--store-ttl", type=float, default=86400.0,
                    help="store-and-forward expiry when the message has no exprTime (s)")
+    p.add_argument("--store-retry", type=float, default=30.0,
+                   help="try stored messages again this often while their UE is registered, "
+                        "besides at its next uplink (s; 0: only then)")
     p.add_argument("--reasm-timeout", type=float, default=60.0, help="T_REASM (s, PC-32)")
     p.add_argument("--seg-size", type=int, default=512,
                    help="segment size for UEs that do not send maxSegSize (PC-30)")
@@ -37,7 +40,8 @@ async def amain(a):
     try:
         server = await M5Server.start(
             a.host, a.port, groups=a.groups, devices=a.devices, forbidden=a.forbidden,
-            quiet=a.quiet, store_ttl=a.store_ttl, reasm_timeout=a.reasm_timeout,
+            quiet=a.quiet, store_ttl=a.store_ttl, store_retry=a.store_retry or None,
+            reasm_timeout=a.reasm_timeout,
             default_seg_size=a.seg_size, max_seg_size=a.max_seg_size,
             ack_timeout=a.ack_timeout, max_retransmit=a.max_retransmit,
             admin_any=a.admin_any, advertise=a.advertise)

@@ -128,8 +128,14 @@ class M5Server:
                  quiet=True, log=None, store_ttl=86400.0, reasm_timeout=60.0, seg_hold=None,
                  default_seg_size=512, max_seg_size=512, max_body=wire.MAX_BODY,
                  ack_timeout=None, max_retransmit=None, admin_any=False, advertise=None,
-                 tick=0.25, max_sets=64, busy_retries=3, busy_wait_cap=60.0):
+                 tick=0.25, max_sets=64, busy_retries=3, busy_wait_cap=60.0, store_retry=30.0):
         self.host = host
+        # Stored messages go at the UE's next uplink or registration, and besides every
+        # store_retry s while it is registered (None: never): one lost downlink marks a UE
+        # unreachable and stores what follows, and a UE with nothing to send (a sensor that
+        # only listens, a keep-alive that is a CoAP ping) would never get them.
+        self.store_retry = store_retry
+        self._store_tried = {}  # UE Service ID -> when its stored messages were last tried
         # A UE that answers a downlink 5.03 is busy (out of heap, reassembly slots full), not
         # gone: retry after its Max-Age (RFC 7252 5.9.3.4, default 60 s, capped here) this many
         # times before the delivery counts as failed.
@@ -473,10 +479,10 @@ class M5Server:
                 res = ("refused", code)
         self.log("DL %s %s => %s (%s) -> %s" % (
             what, _short(body), ue_id, hostinfo(reg.remote), res[1]))
+        if self.regs.get(ue_id) is reg and res[0] != "refused":
+            reg.reachable = res[0] == "ok"   # it answered: what comes next goes at once
         if res[0] == "unreachable":
             self.counters["downlink_failures"] += 1
-            if self.regs.get(ue_id) is reg:
-                reg.reachable = False
         return res
 
     async def _attempt(self, ue_id, request):
@@ -637,6 +643,7 @@ class M5Server:
         if ue_id in self._flushing:
             return
         self._flushing.add(ue_id)
+        self._store_tried[ue_id] = time.time()
         try:
             while self.store.get(ue_id):
                 s = self.store[ue_id].pop(0)
@@ -1027,8 +1034,12 @@ class M5Server:
                     keep.append(s)
             if keep:
                 self.store[ue] = keep
+                if self.store_retry and ue in self.regs and now - self._store_tried.get(
+                        ue, keep[0].since) >= self.store_retry:
+                    self.spawn(self.flush(ue))
             else:
                 del self.store[ue]
+                self._store_tried.pop(ue, None)
         for t in list(self.subs):
             s = self.subs[t]
             for k in [k for k, e in s.items() if e is not None and e <= now]:
