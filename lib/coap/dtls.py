@@ -1,5 +1,7 @@
 """CoAP over DTLS 1.2 (coaps://, RFC 7252 section 9; PC-07, PC-08): a client-side Endpoint
 holding ONE DTLS session to ONE server (the MSGin5G Client only talks to its first hop).
+The session (DtlsSession) does not care what carries its datagrams: DtlsEndpoint runs it
+over a UDP socket, modem.dtls.ModemDtlsEndpoint over a cellular modem's AT sockets.
 
     ep = DtlsEndpoint("server.example", 5684, psk_identity="ue-1", psk=b"secret")
     ep = DtlsEndpoint(host, 5684, ca=ca_der, cert=cert_der, key=key_der)   # certificates
@@ -34,7 +36,7 @@ import time
 from binascii import unhexlify
 from micropython import const
 
-from coap.endpoint import Req
+from coap.endpoint import Endpoint, Req
 from coap.udp import UdpEndpoint, resolve
 
 try:
@@ -123,8 +125,10 @@ def _why(e):
 
 
 class _Dgram(io.IOBase):
-    """Stream proxy between Mbed TLS and the UDP socket: one datagram per read/write. Never
-    raises into Mbed TLS (an exception there would unwind through C); remembers the error."""
+    """Stream proxy between Mbed TLS and what carries the datagrams (`sock`: anything with
+    send(buf) and recv(n), recv giving None or raising EAGAIN when nothing waits: a UDP socket,
+    or modem.dtls's link adapter): one datagram per read/write. Never raises into Mbed TLS (an
+    exception there would unwind through C); remembers the error."""
 
     def __init__(self, sock, cap):
         self.s = sock
@@ -157,6 +161,18 @@ class _Dgram(io.IOBase):
                 self.err = e
             return len(buf)   # treated as lost: DTLS/CoAP retransmission recovers
 
+    def discard(self):
+        """Drop what waits before a new handshake: stale datagrams, and a pending ICMP error
+        (ECONNREFUSED left by our last close_notify to a dead server) that would fail it."""
+        for _ in range(_MAX_QUEUED):
+            try:
+                if self.s.recv(self.cap) is None:
+                    break
+            except OSError as e:
+                if e.args[0] in (_EAGAIN, _ETIMEDOUT):
+                    break
+        self.err = None
+
     def ioctl(self, req, arg):
         return 0   # close/poll/settimeout are ours to do on the real socket
 
@@ -164,32 +180,62 @@ class _Dgram(io.IOBase):
         pass
 
 
-class DtlsEndpoint(UdpEndpoint):
-    """An Endpoint whose datagrams to/from `peer` go through one DTLS client session.
+def context(psk_identity=None, psk=None, ca=None, cert=None, key=None, verify=True,
+            ciphers=None):
+    """The SSLContext of a DTLS client (credentials as DtlsEndpoint takes them). Raises
+    DtlsError: no DTLS on this platform, or credentials missing or bad."""
+    if tls is None:
+        raise DtlsError("DTLS is not available on this platform (no tls module with DTLS)")
+    if (cert is None) != (key is None):
+        raise DtlsError("client certificate needs both cert and key")
+    ctx = tls.SSLContext(tls.PROTOCOL_DTLS_CLIENT)
+    try:
+        if psk is not None:
+            if not hasattr(ctx, "psk_identity"):
+                raise DtlsError("this firmware's tls module has no PSK support")
+            if not psk_identity:
+                raise DtlsError("psk_identity missing")
+            ctx.verify_mode = tls.CERT_NONE
+            ctx.psk_identity = psk_identity
+            ctx.psk_key = psk_bytes(psk)
+            if ciphers is None:
+                have = ctx.get_ciphers()
+                ciphers = [c for c in PSK_SUITES if c in have]
+        else:
+            if ca is not None:
+                ctx.load_verify_locations(ca)
+                ctx.verify_mode = tls.CERT_REQUIRED
+            elif verify:
+                raise DtlsError("no credentials: give psk_identity+psk, or ca (DER)")
+            else:
+                ctx.verify_mode = tls.CERT_NONE
+            if cert is not None:
+                ctx.load_cert_chain(cert, key)
+        if ciphers:
+            ctx.set_ciphers(list(ciphers))
+    except DtlsError:
+        raise
+    except Exception as e:   # ValueError / OSError from Mbed TLS: bad DER, unknown suite
+        raise DtlsError("bad credentials: " + _why(e))
+    return ctx
 
-    Credentials: psk_identity + psk (bytes or str) for PSK mode; otherwise certificate mode
-    with ca (DER, verifies the server; server_hostname defaults to host and must match its
-    CN/SAN), optionally cert + key (DER) for a client certificate. verify=False accepts any
-    server certificate (labs only). Datagrams addressed to another peer are dropped.
-    """
 
-    def __init__(self, host, port=5684, params=None, psk_identity=None, psk=None, ca=None,
-                 cert=None, key=None, local_host="0.0.0.0", local_port=0,
-                 server_hostname=None, verify=True, ciphers=None, hs_timeout_ms=10000,
-                 retry_ms=5000, bufsize=1280, **kw):
-        if tls is None:
-            raise DtlsError("DTLS is not available on this platform")
-        self.ctx = self._context(psk_identity, psk, ca, cert, key, verify, ciphers)
-        self.psk_mode = psk is not None
-        self.peer = resolve(host, port)
-        self.host = host
-        self.server_hostname = server_hostname or host
+class DtlsSession:
+    """The DTLS client session of an Endpoint, mixed in before the Endpoint class that owns the
+    transport: `class X(DtlsSession, UdpEndpoint)`. That class calls _session() once its
+    Endpoint is set up, calls _hs_tick(w) from its tick(), feeds received datagrams to
+    _records() (through self._io) and ends with _drop_session() in close(). No base class of
+    its own: with MicroPython's depth-first method lookup an Endpoint base here would hide the
+    transport's overrides (tick, poll, _in, close)."""
+
+    def _session(self, ctx, psk_mode, sock, server_hostname, hs_timeout_ms, retry_ms):
+        self.ctx = ctx
+        self.psk_mode = psk_mode
+        self.server_hostname = server_hostname
         self.hs_timeout_ms = hs_timeout_ms
         self.retry_ms = retry_ms
-        UdpEndpoint.__init__(self, local_host, local_port, params, bufsize, **kw)
         self.ml.send_raw = self._send  # every datagram goes through the session
-        self.sock.connect(self.peer)   # the kernel now drops datagrams from anyone else
-        self._io = _Dgram(self.sock, max(bufsize, _RX_MAX))
+        self._io = _Dgram(sock, max(self.bufsize, _RX_MAX))
         self._ss = None        # SSLSocket of the current session (None: no session)
         self._up = False       # handshake complete
         self._out = []         # datagrams waiting for the handshake
@@ -202,41 +248,6 @@ class DtlsEndpoint(UdpEndpoint):
         self.suite = None      # (cipher suite, version) of the last session
         self.dropped = 0       # datagrams not sent (other peer, or queue overflow)
 
-    def _context(self, ident, psk, ca, cert, key, verify, ciphers):
-        if (cert is None) != (key is None):
-            raise DtlsError("client certificate needs both cert and key")
-        ctx = tls.SSLContext(tls.PROTOCOL_DTLS_CLIENT)
-        try:
-            if psk is not None:
-                if not hasattr(ctx, "psk_identity"):
-                    raise DtlsError("this firmware's tls module has no PSK support")
-                if not ident:
-                    raise DtlsError("psk_identity missing")
-                ctx.verify_mode = tls.CERT_NONE
-                ctx.psk_identity = ident
-                ctx.psk_key = psk_bytes(psk)
-                if ciphers is None:
-                    have = ctx.get_ciphers()
-                    ciphers = [c for c in PSK_SUITES if c in have]
-            else:
-                if ca is not None:
-                    ctx.load_verify_locations(ca)
-                    ctx.verify_mode = tls.CERT_REQUIRED
-                elif verify:
-                    raise DtlsError("no credentials: give psk_identity+psk, or ca (DER)")
-                else:
-                    ctx.verify_mode = tls.CERT_NONE
-                if cert is not None:
-                    ctx.load_cert_chain(cert, key)
-            if ciphers:
-                ctx.set_ciphers(list(ciphers))
-        except DtlsError:
-            raise
-        except Exception as e:   # ValueError / OSError from Mbed TLS: bad DER, unknown suite
-            raise DtlsError("bad credentials: " + _why(e))
-        return ctx
-
-    # ---------------- session ----------------
     @property
     def connected(self):
         return self._up
@@ -246,15 +257,7 @@ class DtlsEndpoint(UdpEndpoint):
         return self.suite if self._up else None
 
     def _start(self, now):
-        # Flush what is waiting: stale datagrams and a pending ICMP error (ECONNREFUSED left by
-        # our last close_notify to a dead server) would otherwise fail the new handshake.
-        for _ in range(_MAX_QUEUED):
-            try:
-                self.sock.recv(self.bufsize)
-            except OSError as e:
-                if e.args[0] in (_EAGAIN, _ETIMEDOUT):
-                    break
-        self._io.err = None
+        self._io.discard()
         try:
             self._ss = self.ctx.wrap_socket(self._io, server_side=False,
                                             do_handshake_on_connect=False,
@@ -333,7 +336,7 @@ class DtlsEndpoint(UdpEndpoint):
     def on_tx(self, tx, msg, err, now):
         # No answer at all over an established session: the server may have lost it (restart,
         # idle expiry) and silently drops our records. Start a new session on the next send.
-        UdpEndpoint.on_tx(self, tx, msg, err, now)
+        Endpoint.on_tx(self, tx, msg, err, now)
         if err == "timeout" and self._up:
             self._broken("no answer over the session: new handshake on the next request")
 
@@ -371,7 +374,7 @@ class DtlsEndpoint(UdpEndpoint):
             req = Req(addr, msg, callback)
             self._end(req, None, str(self.error))
             return req
-        return UdpEndpoint.send_request(self, addr, msg, callback, timeout)
+        return Endpoint.send_request(self, addr, msg, callback, timeout)
 
     def connect(self, timeout_ms=None):
         """Blocking: handshake now (a CoAP ping carries it and checks that the server
@@ -386,16 +389,9 @@ class DtlsEndpoint(UdpEndpoint):
             raise self.error or DtlsError("handshake failed: timeout")
         return self.hs_ms
 
-    # ---------------- I/O: poll() here, run() inherited (its reader calls _drain) ----------
-    def poll(self, timeout_ms=0):
-        """Run due timers, wait up to timeout_ms for the socket, process what came."""
-        w = self.tick()
-        if w is None or w > timeout_ms:
-            w = timeout_ms
-        if self._poller.poll(w if w > 0 else 0):
-            self._drain()
-
-    def _drain(self):
+    def _records(self):
+        """Process what the transport holds: advance the handshake, or read the session's
+        records until it has none; without a session drop the strays. Returns records read."""
         n = 0
         ss = self._ss
         if ss is None:
@@ -411,7 +407,7 @@ class DtlsEndpoint(UdpEndpoint):
             try:
                 # A record is read whole (it came in a datagram of at most _io.cap octets):
                 # reading less would leave its rest for the next recv(), which returns it as if
-                # it were a record of its own. Longer than bufsize: 4.13 (UdpEndpoint._in).
+                # it were a record of its own. Longer than bufsize: 4.13 (the endpoint's _in).
                 data = ss.recv(self._io.cap)
             except Exception as e:
                 self._broken("session lost: " + _why(e))
@@ -428,13 +424,51 @@ class DtlsEndpoint(UdpEndpoint):
             self._in(data, self.peer)
         return n
 
-    def tick(self):
-        w = UdpEndpoint.tick(self)
+    def _hs_tick(self, w):
+        """The endpoint's tick() wait w, after pumping a running handshake (Mbed TLS resends
+        its flights on its own timer only when called: at most _HS_STEP ms apart)."""
         if self._ss is not None and not self._up:
             self._pump(time.ticks_ms())
             if self._ss is not None and not self._up and (w is None or w > _HS_STEP):
                 w = _HS_STEP
         return w
+
+
+class DtlsEndpoint(DtlsSession, UdpEndpoint):
+    """An Endpoint whose datagrams to/from `peer` go through one DTLS client session.
+
+    Credentials: psk_identity + psk (bytes or str) for PSK mode; otherwise certificate mode
+    with ca (DER, verifies the server; server_hostname defaults to host and must match its
+    CN/SAN), optionally cert + key (DER) for a client certificate. verify=False accepts any
+    server certificate (labs only). Datagrams addressed to another peer are dropped.
+    """
+
+    def __init__(self, host, port=5684, params=None, psk_identity=None, psk=None, ca=None,
+                 cert=None, key=None, local_host="0.0.0.0", local_port=0,
+                 server_hostname=None, verify=True, ciphers=None, hs_timeout_ms=10000,
+                 retry_ms=5000, bufsize=1280, **kw):
+        ctx = context(psk_identity, psk, ca, cert, key, verify, ciphers)
+        self.peer = resolve(host, port)
+        self.host = host
+        UdpEndpoint.__init__(self, local_host, local_port, params, bufsize, **kw)
+        self.sock.connect(self.peer)   # the kernel now drops datagrams from anyone else
+        self._session(ctx, psk is not None, self.sock, server_hostname or host,
+                      hs_timeout_ms, retry_ms)
+
+    # ---------------- I/O: poll() here, run() inherited (its reader calls _drain) ----------
+    def poll(self, timeout_ms=0):
+        """Run due timers, wait up to timeout_ms for the socket, process what came."""
+        w = self.tick()
+        if w is None or w > timeout_ms:
+            w = timeout_ms
+        if self._poller.poll(w if w > 0 else 0):
+            self._drain()
+
+    def _drain(self):
+        return self._records()
+
+    def tick(self):
+        return self._hs_tick(UdpEndpoint.tick(self))
 
     def close(self):
         self._drop_session()
