@@ -8,8 +8,9 @@ from msgin5g.uri import parse_uri
 
 
 def endpoint(dev, lk):
-    """The cellular link (modem.setup): a ModemEndpoint over the modem's sockets, or, with
-    data "ppp", dial and hand the UART to network.PPP (then None: plain sockets follow)."""
+    """The cellular link (modem.setup): a ModemEndpoint over the modem's sockets (for a
+    coaps:// server a ModemDtlsEndpoint: DTLS over them), or, with data "ppp", dial and hand
+    the UART to network.PPP (then None: plain sockets follow, DtlsEndpoint for coaps://)."""
     from modem import setup
     dev.link = link = setup.link(lk, lambda up, why: link_change(dev, up, why), log.info)
     if lk["data"] == "ppp":
@@ -20,24 +21,40 @@ def endpoint(dev, lk):
         dev.ppp = setup.ppp(link.ch.uart)
         dev.link = None         # the modem is network.PPP's now: no AT any more
         return None
-    cfg = dev.cfg
-    if parse_uri(cfg.get("server") or "coap://x")[0] == "coaps":
-        raise OSError("modem: coaps:// needs link.data 'ppp' (no DTLS over AT sockets)")
     d = dev.duty
     if d is not None and d.woke is not False and link.resume(d.st.modem):
         log.info("modem: resuming the state kept across the sleep (no full bring-up)")
-    from modem.endpoint import ModemEndpoint
-    ep = ModemEndpoint(link, Params(), log=log.warn)   # the device resolves with ep.resolve
+    ep = _secure(dev, link)
+    if ep is None:
+        from modem.endpoint import ModemEndpoint
+        ep = ModemEndpoint(link, Params(), log=log.warn)   # the device resolves: ep.resolve
     if lk["rai"]:
         send = ep.ml.send_raw
 
         def rai_send(data, addr):
             r = last_uplink(dev.client, data)
-            if r:
+            # Through DTLS only once the session is up: the datagram this write sends must
+            # be this message's record, not a handshake flight (it would release the radio).
+            if r and getattr(ep, "connected", True):
                 link.release_after_next(r)
             return send(data, addr)
         ep.ml.send_raw = rai_send
     return ep
+
+
+def _secure(dev, link):
+    """PC-07/PC-08: a coaps:// server -> one DTLS session to the first hop, carried by the
+    modem's sockets (modem.dtls, loaded only then); keys from secrets. None for coap://."""
+    cfg = dev.cfg
+    srv = cfg.get("server")
+    if cfg["role"] == "cue" or not srv or parse_uri(srv)[0] != "coaps":
+        return None
+    from coap.dtls import credentials
+    from modem.dtls import ModemDtlsEndpoint
+    _, sh, _ = parse_uri(srv)
+    _, host, port = parse_uri(cfg.get("firstHop") or srv, "coaps")
+    return ModemDtlsEndpoint(link, host, port, Params(), server_hostname=sh, log=log.warn,
+                             **credentials(dev.secrets, cfg.get("ueServiceId")))
 
 
 def last_uplink(c, data):
