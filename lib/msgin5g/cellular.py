@@ -2,12 +2,11 @@
 marks, and what link up / down means for the MSGin5G Client. Only a device with a modem link
 imports it (as the constrained roles, a Wi-Fi or host device never pays for it in RAM).
 """
-from coap.message import Params
 from msgin5g import log
 from msgin5g.uri import parse_uri
 
 
-def endpoint(dev, lk):
+def endpoint(dev, lk, params):
     """The cellular link (modem.setup): a ModemEndpoint over the modem's sockets (for a
     coaps:// server a ModemDtlsEndpoint: DTLS over them), or, with data "ppp", dial and hand
     the UART to network.PPP (then None: plain sockets follow, DtlsEndpoint for coaps://)."""
@@ -24,10 +23,10 @@ def endpoint(dev, lk):
     d = dev.duty
     if d is not None and d.woke is not False and link.resume(d.st.modem):
         log.info("modem: resuming the state kept across the sleep (no full bring-up)")
-    ep = _secure(dev, link)
+    ep = _secure(dev, link, params)
     if ep is None:
         from modem.endpoint import ModemEndpoint
-        ep = ModemEndpoint(link, Params(), log=log.warn)   # the device resolves: ep.resolve
+        ep = ModemEndpoint(link, params, log=log.warn)   # the device resolves: ep.resolve
     if lk["rai"]:
         send = ep.ml.send_raw
 
@@ -42,7 +41,7 @@ def endpoint(dev, lk):
     return ep
 
 
-def _secure(dev, link):
+def _secure(dev, link, params):
     """PC-07/PC-08: a coaps:// server -> one DTLS session to the first hop, carried by the
     modem's sockets (modem.dtls, loaded only then); keys from secrets. None for coap://."""
     cfg = dev.cfg
@@ -53,7 +52,7 @@ def _secure(dev, link):
     from modem.dtls import ModemDtlsEndpoint
     _, sh, _ = parse_uri(srv)
     _, host, port = parse_uri(cfg.get("firstHop") or srv, "coaps")
-    return ModemDtlsEndpoint(link, host, port, Params(), server_hostname=sh, log=log.warn,
+    return ModemDtlsEndpoint(link, host, port, params, server_hostname=sh, log=log.warn,
                              **credentials(dev.secrets, cfg.get("ueServiceId")))
 
 

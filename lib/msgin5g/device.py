@@ -76,7 +76,7 @@ class Device:
         lk = cfg.get("link")
         if lk and lk["type"] == "modem":
             from msgin5g import cellular    # only a cellular device loads it
-            ep = cellular.endpoint(self, lk)
+            ep = cellular.endpoint(self, lk, Params())
             if ep is not None:
                 return ep
         if cfg["role"] != "cue" and cfg.get("server") and parse_uri(cfg["server"])[0] == "coaps":
