@@ -182,8 +182,8 @@ def _exactly_once(st, name, sent, dev, timeout):
         return want <= set(got)
     if not mp.wait_for(all_in, timeout):
         dev.stop()
-        raise AssertionError("missing %s; device log:\n%s" % (
-            sorted(want - {e["payload"] for e in st.as_inbox(AS)}), dev.text[-6000:]))
+        raise AssertionError("missing %s; server %s; device log:\n%s" % (
+            sorted(want - {e["payload"] for e in st.as_inbox(AS)}), st.stats(), dev.text[-6000:]))
     got = [e["payload"] for e in st.as_inbox(AS) if e["from"] == name]
     assert len(got) == len(set(got)), "echoed twice: %s" % sorted(p for p in got
                                                                   if got.count(p) > 1)
