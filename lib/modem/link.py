@@ -258,6 +258,16 @@ class Link:
         self._need = "resume"
         return True
 
+    def recover(self, why, proc=None):
+        """Take the modem back from outside (modem.ppp: the PPP call dropped): the link is down
+        now (on_change), then proc(link) runs (a procedure as modem.bringup's: it yields Cmds
+        and waits) or, without one, a full bring-up. A failure backs off as any (2 s doubling
+        to 64 s, then a bring-up); a proc that ends well is the link up ("registered")."""
+        self._restart(why)
+        if proc is not None:
+            self.fresh = False      # the modem was up: a boot banner now is a reset
+            self._need = proc
+
     def command(self, text, callback, prefix=""):
         """Run one AT command between data operations (the REPL's at()); callback(cmd)."""
         self._user = (text, prefix, callback)
@@ -392,6 +402,8 @@ class Link:
             if n == "bringup":
                 self.state = "starting"
                 return p.bringup(self)
+            if not isinstance(n, str):  # a caller's procedure (recover())
+                return n(self)
             if n == "wake":
                 self.wakes += 1
                 return p.wake_up(self)
@@ -425,7 +437,7 @@ class Link:
         n = self._running
         if n is not None:
             self._need = None
-            if n in ("bringup", "pdp", "reattach", "wake", "resume"):
+            if n in ("bringup", "pdp", "reattach", "wake", "resume") or not isinstance(n, str):
                 self._fails = 0
                 self.error = None
                 self._set_up(True, "PDP context re-activated" if n == "pdp" else
@@ -551,6 +563,8 @@ class Link:
             s.used = False              # the reset closed them: nothing to close first
         self.fresh = True
         self.asleep = False
+        if not self.up:             # down already (modem.ppp's recovery): say it all the same
+            self._log("modem: link down (%s): bringing it up again" % why)
         self._set_up(False, why)
         self.state = "starting"
         self._retry = None

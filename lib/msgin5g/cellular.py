@@ -9,7 +9,8 @@ from msgin5g.uri import parse_uri
 def endpoint(dev, lk, params):
     """The cellular link (modem.setup): a ModemEndpoint over the modem's sockets (for a
     coaps:// server a ModemDtlsEndpoint: DTLS over them), or, with data "ppp", dial and hand
-    the UART to network.PPP (then None: plain sockets follow, DtlsEndpoint for coaps://)."""
+    the UART to network.PPP (then None: plain sockets follow, DtlsEndpoint for coaps://);
+    modem.ppp's supervisor (a device task) dials again when the call drops."""
     from modem import setup
     dev.link = link = setup.link(lk, lambda up, why: link_change(dev, up, why), log.info)
     if lk["data"] == "ppp":
@@ -17,8 +18,11 @@ def endpoint(dev, lk, params):
         if c.result != "CONNECT":
             raise OSError("modem: ATD*99***1# answered %s (PPP)" % c.result)
         log.info("modem: CONNECT, the UART now carries PPP")
-        dev.ppp = setup.ppp(link.ch.uart)
-        dev.link = None         # the modem is network.PPP's now: no AT any more
+        dev.ppp = p = setup.ppp(link.ch.uart)
+        from modem.ppp import Supervisor
+        sup = Supervisor(link, p, lambda up, why: link_change(dev, up, why), log.info)
+        dev.tasks.append(sup.run)
+        dev.link = None         # the UART is network.PPP's (the supervisor's while it redials)
         return None
     d = dev.duty
     if d is not None and d.woke is not False and link.resume(d.st.modem):

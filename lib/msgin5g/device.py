@@ -61,13 +61,14 @@ class Device:
         if cfg.get("deepSleep") and cfg["role"] == "ue":
             from msgin5g.dutycycle import DutyCycle
             self.duty = DutyCycle(self)   # loads the sleep record: the port to bind again
+        self.tasks = []         # coroutine functions main() starts first (firmware: the REPL;
+        #                         a PPP modem link: its supervisor, msgin5g.cellular)
         self.ep = self._endpoint(self.secrets)
         self.client = None
         self.app = None
         self.role = None
         self.wifi = None
         self._wake = None
-        self.tasks = []         # coroutine functions main() starts first (firmware: the REPL)
         Device.current = self
 
     def _endpoint(self, secrets):
