@@ -18,7 +18,8 @@ readinto(buf) and write(buf) (machine.UART, modem.port.PtyUart, a test's fake).
   +CIMI) takes bare lines that are no URC.
 - The data prompt `>` (SIMCom sends "> ", no newline) is matched at the start of a line
   when the pending command has data; the data then goes out in chunks of _CHUNK octets per
-  service() so that a 1460-octet datagram never holds the loop for its whole UART time.
+  service() so that a 1460-octet datagram never holds the loop for its whole UART time. A
+  command line longer than _CHUNK (AT+QISENDEX with its datagram in hex) goes out the same way.
 - Raw data by length, binary-safe: `+CARECV: <len>,<data>` (data after the comma on the same
   line) and `+QIRD: <len>[,"ip",port]` CR LF <data> (next line). It lands in self.data
   (preallocated), its length in self.dlen. The buffer holds 1461 octets, one more than the
@@ -197,7 +198,12 @@ class AtChannel:
         self._dl = time.ticks_add(t, cmd.timeout)
         self._heard = False
         b = cmd.text.encode() + b"\r"
-        self._write(b)
+        if len(b) > _CHUNK:         # a long line (BG95's hex datagram): in chunks, as data
+            self._out = memoryview(b)
+            self._oi = 0
+            self._send_chunk()
+        else:
+            self._write(b)
         return cmd
 
     def busy(self):

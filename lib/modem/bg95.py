@@ -8,7 +8,8 @@
     +QIURC: "recv",<id>     buffer mode (a modem that ignored access_mode 1): data waits, and
                             no new URC comes until read empty, so it is read until empty:
     AT+QIRD=<id>,1500       +QIRD: <len> CR LF <len raw octets> CR LF OK;  +QIRD: 0 OK
-    RAI (NB-IoT, <= 512 octets): AT+QISENDEX=<id>,"<hex>",1
+    RAI (NB-IoT, <= 512 octets): AT+QISENDEX=<id>,"<hex>",1   (a command line of up to 1043
+                            characters: AT+QISENDEX documents 512 octets as hex, MODEM.md 3.4)
 """
 import binascii
 
@@ -18,6 +19,7 @@ from modem.fields import fields, to_int
 
 class Dialect:
     pwrkey_ms = 750     # BG95: 500-1000 ms low (Zephyr bg9x; MODEM.md 7)
+    rai_max = 512       # AT+QISENDEX takes <= 512 octets (MODEM.md 3.4); longer: no RAI
     ICCID = ("AT+QCCID", "+QCCID:")     # unconfirmed in MODEM.md: tolerated
 
     def __init__(self, link):
@@ -129,10 +131,12 @@ class Dialect:
         s.open = True
 
     def send(self, s, data, rai):
-        # hex form with RAI 1 (no further UL/DL) or 2 (one DL): <= 512 octets (MODEM.md 3.4),
-        # and 256 here so that the line stays within 559 characters (SIMCom's buffer, MODEM.md
-        # 1; Quectel's is not known: the smaller is assumed). Longer: QISEND without RAI.
-        if rai and len(data) <= 256:
+        # hex form with RAI 1 (no further UL/DL) or 2 (one DL): <= rai_max octets (the link
+        # marks nothing longer, MODEM.md 3.4). Not 256 for SIMCom's 559-character line (MODEM.md
+        # 1): that left every MSGin5G MSG (a sensor reading's is 281 octets) without RAI on a
+        # BG95. The long line goes out in chunks (modem.at), the hex costs 2 UART octets per
+        # octet: a few ms at 115200 baud against seconds of radio kept up without RAI.
+        if rai:
             c = yield Cmd('AT+QISENDEX=%d,"%s",%d' % (s.id, binascii.hexlify(data).decode(), rai))
         else:
             c = yield Cmd("AT+QISEND=%d,%d" % (s.id, len(data)), None, None, data)

@@ -647,7 +647,9 @@ class Link:
         s = self._sock(addr)
         if not s.open:
             yield from self.d.open(s)
-        rai = release if self.rai and self.act == 9 else 0     # NB-IoT only (MODEM.md 3.4)
+        # NB-IoT only, and as long as the dialect's RAI form carries (MODEM.md 3.4): a mark it
+        # cannot send is rai_unavailable, and release() then asks AT+CNMPSD
+        rai = release if self.rai and self.act == 9 and len(data) <= self.d.rai_max else 0
         if release:
             self.rai_marks += 1
             if not rai:

@@ -16,6 +16,7 @@ from modem.fields import fields, to_int
 
 class Dialect:
     pwrkey_ms = 1500    # Zephyr's SIM7080 pulse; SIM7070 HW: 1-12.6 s (MODEM.md 7)
+    rai_max = 1460      # AT+CRAI before any CASEND (MODEM.md 3.4)
     ICCID = ("AT+CCID", "")     # bare ICCID line (not in MODEM.md: unconfirmed, tolerated)
 
     push = True         # open sockets in recv_mode 1 (False once the modem refused it)

@@ -2,18 +2,20 @@
 still powered, sits in PSM, and each wake takes the link up again from the sleep record.
 
 Each wake is a new `micropython firmware/main.py` process (bytecode build) whose link is a
-tools/modemsim SIM7080G on a real pty (NB-IoT, so RAI applies; PSM with Active-Time 2 s; RAI
-on; PWRKEY through the simulator's control port), bridged to the reference server. Between
-wakes the test waits until the modem has entered PSM (a board sleeps periodSec, far longer
-than T3324). Checked:
+tools/modemsim SIM7080G or BG95 (each dialect's own PDP and socket checks on resume: AT+CNACT? /
+AT+CASTATE?, AT+QIACT? / AT+QISTATE) on a real pty (NB-IoT, so RAI applies; PSM with
+Active-Time 2 s; RAI on; PWRKEY through the simulator's control port), bridged to the reference
+server. Between wakes the test waits until the modem has entered PSM (a board sleeps
+periodSec, far longer than T3324). Checked, the same for both models:
   * steady state: no REG, no full bring-up (the link says "resumed"; the AT octets sent to
-    the modem stay far below a bring-up's), the modem woken from PSM by PWRKEY every time, the
-    reading's MSG marked for release (RAI);
+    the modem stay far below a bring-up's), the modem woken from PSM by the model's own PWRKEY
+    pulse (MODEM.md 7: SIM7080 1.5 s, BG95 750 ms) every time, the reading's MSG marked for
+    release (RAI: AT+CRAI before AT+CASEND; AT+QISENDEX, which carries the 281-octet MSG);
   * every reading reaches the AS exactly once;
   * a message the AS sends while the device sleeps reaches the sensor at the next wake, once;
   * a modem reset during the sleep: the resume check fails, a full bring-up follows, and the
     reading still arrives once.
-Ports 18950-18999.
+Ports 18950-18999 (sim7080 18950, bg95 18951).
 """
 import json
 import os
@@ -22,21 +24,24 @@ import subprocess
 import tempfile
 import threading
 
+import pytest
+
 import mp
 from m5server.thread import ServerThread
 from modemsim import ModemSim
 
-PORT = 18950
+PORTS = {"sim7080": 18950, "bg95": 18951}
+PWRKEY_MS = {"sim7080": 1500, "bg95": 750}      # each model's pulse (MODEM.md 7)
 AS = "as-ms"
 UE = "ue-msleep"
 MAIN = os.path.join(mp.ROOT, "firmware", "main.py")
 
 
-def _config(d, sim):
-    link = {"type": "modem", "model": "sim7080", "uart": sim.path, "apn": "iot",
+def _config(d, sim, model):
+    link = {"type": "modem", "model": model, "uart": sim.path, "apn": "iot",
             "rat": "nbiot", "psm": {"tauSec": 3600, "activeSec": 2}, "rai": True,
             "pwrkey": "udp://%s:%d" % sim.control_addr}
-    cfg = {"ueServiceId": UE, "server": "coap://127.0.0.1:%d" % PORT, "app": "sensor",
+    cfg = {"ueServiceId": UE, "server": "coap://127.0.0.1:%d" % PORTS[model], "app": "sensor",
            "periodSec": 60, "reportTo": AS, "deepSleep": True, "keepAliveSec": 0,
            "logLevel": "info", "link": link}       # awakeSec unset: T3324
     path = os.path.join(d, "ue.json")
@@ -60,11 +65,12 @@ def _wake(cfg, sim):
     return out, {k: c1[k] - c0.get(k, 0) for k in c1}
 
 
-def test_sensor_sleeps_while_the_modem_sits_in_psm():
-    with ServerThread(port=PORT, ack_timeout=0.5) as st, \
-            ModemSim("sim7080", reg_delay=0.1, rrc_inactivity=1) as sim, \
+@pytest.mark.parametrize("model", ["sim7080", "bg95"])
+def test_sensor_sleeps_while_the_modem_sits_in_psm(model):
+    with ServerThread(port=PORTS[model], ack_timeout=0.5) as st, \
+            ModemSim(model, reg_delay=0.1, rrc_inactivity=1) as sim, \
             tempfile.TemporaryDirectory() as d:
-        cfg = _config(d, sim)
+        cfg = _config(d, sim, model)
         out, c = _wake(cfg, sim)                      # cold boot: bring-up and REG
         assert "wake: cold boot" in out and "REG -> 2.01" in out, out
         assert "modem: link up (registered)" in out, out
@@ -82,7 +88,7 @@ def test_sensor_sleeps_while_the_modem_sits_in_psm():
             assert "registration kept" in out and "REG ->" not in out, out
             assert "modem: link up (resumed)" in out, out
             assert "modem: link up (registered)" not in out, out
-            assert "modem: resume: no answer (PSM): PWRKEY" in out, out
+            assert "modem: resume: no answer (PSM): PWRKEY %d ms" % PWRKEY_MS[model] in out, out
             assert c["psm_wakes"] == 1 and c["resets"] == 0, c
             assert c["rai_marks"] >= 1 and c["ul_datagrams"] >= 1, c
             at = c["uart_rx_octets"] - c["uart_rx_payload"]     # AT octets to the modem

@@ -358,6 +358,13 @@ def test_bg95_qisendex_and_rai():
     assert m.counters["rai_marks"] == 2 and m.rrc
     m.deliver(0, b"dl", SERVER)                   # RAI 2: released after one downlink
     assert not m.rrc
+    # 512 octets, all MODEM.md 3.4 allows: a 1043-character line (SIMCom's 559 would refuse it)
+    pay = m.counters["uart_rx_payload"]
+    m.read()
+    assert at(m, 'AT+QISENDEX=0,"%s",2' % ("5a" * 512)) == ok(b"SEND OK")
+    assert m.net.sent[-1][1] == b"Z" * 512
+    assert m.counters["uart_rx_payload"] == pay + 1024      # the UART octets of the payload
+    assert at(m, 'AT+QISENDEX=0,"%s",2' % ("5a" * 513)) == b"\r\nERROR\r\n"
 
 
 # ----- knobs: gaps, resets, PDP loss -------------------------------------------------------------

@@ -178,3 +178,29 @@ def test_rai_bg95_hex_form_and_unavailable_on_ltem():
     link.sendto(b"z", PEER)
     assert drive(link, clock, lambda: not u.script, 5000)
     assert link.rai_marks == 2 and link.rai_unavailable == 1
+
+
+def test_rai_bg95_up_to_512_octets_in_chunks_then_cnmpsd():
+    # A sensor's MSG is 281 octets: AT+QISENDEX carries up to 512 (MODEM.md 3.4), a line of
+    # 1043 characters that goes out in chunks of at most 256 octets (no long UART stall).
+    link, u, clock, _ = up("bg95", rai=True)
+    writes = []
+    w = u.write
+    u.write = lambda b: writes.append(len(b)) or w(b)
+    u.expect('AT+QIOPEN=1,0,"UDP","10.0.0.1",5683,0,1\r', OK + b"\r\n+QIOPEN: 0,0\r\n")
+    u.expect('AT+QISENDEX=0,"%s",2\r' % ("5a" * 512), b"\r\nSEND OK\r\n")
+    link.release_after_next(2)
+    link.sendto(b"Z" * 512, PEER)
+    assert drive(link, clock, lambda: link.tx_datagrams == 1, 5000), u.script[:1]
+    assert max(writes) <= 256 and link.released == 2, (writes, link.released)
+    # 513 octets: no RAI form carries them. QISEND, the mark counted unavailable, and the
+    # release before the deep sleep asks AT+CNMPSD instead of taking the mark as sent.
+    u.expect("AT+QISEND=0,513\r", b"\r\n> ")
+    u.expect(b"Y" * 513, b"\r\nSEND OK\r\n")
+    link.release_after_next(2)
+    link.sendto(b"Y" * 513, PEER)
+    assert drive(link, clock, lambda: link.tx_datagrams == 2, 5000), u.script[:1]
+    assert link.rai_marks == 2 and link.rai_unavailable == 1 and link.released == 0
+    u.expect("AT+CNMPSD\r")
+    link.release(1000)
+    assert not u.script and link.released == 1, u.script[:1]

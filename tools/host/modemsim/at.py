@@ -31,7 +31,7 @@ COUNTERS = (
     "ul_datagrams", "ul_octets", "dl_datagrams", "dl_octets",   # on air, each way
     "ul_dropped", "dl_dropped",            # not on air (gap, PSM, not registered, buffer full)
     "uart_rx_octets", "uart_tx_octets",    # everything on the UART: host->modem, modem->host
-    "uart_rx_payload", "uart_tx_payload",  # of which datagram payload
+    "uart_rx_payload", "uart_tx_payload",  # of which datagram payload (hex: 2 per octet)
     "uart_ignored",                        # octets the modem did not hear (PSM, powered off)
     "rai_marks", "rai_ignored",            # uplinks marked with RAI (ignored: not on NB-IoT)
     "psm_requested", "psm_granted", "edrx_requested", "edrx_granted",
@@ -185,6 +185,7 @@ class Modem:
     TAC = "5B57"
     PWRKEY_OFF_MS = 1200    # a press this long turns a running modem off (MODEM.md 7)
     OPERATOR = "SIM OP"
+    MAX_LINE = MAX_LINE     # characters of a command line; longer lines get ERROR
 
     def __init__(self, net=None, clock=time.monotonic, **knobs):
         self.net = net or LoopNet()
@@ -300,7 +301,7 @@ class Modem:
                     self._execute(line)
                 elif b in (8, 127):
                     del self._cmd[-1:]
-                elif b != 10 and len(self._cmd) <= MAX_LINE:
+                elif b != 10 and len(self._cmd) <= self.MAX_LINE:
                     self._cmd.append(b)
 
     # ----- command lines -----------------------------------------------------------------------
@@ -317,7 +318,7 @@ class Modem:
         info = []
         self._executing = True
         try:
-            if len(line) > MAX_LINE:
+            if len(line) > self.MAX_LINE:
                 raise AtError()
             for cmd in split_commands(text[2:]) or [""]:
                 r = self._run(cmd)

@@ -20,6 +20,10 @@ class Bg95(Modem):
     CI = "0012BEEF"
     PWRKEY_OFF_MS = 650     # 650-1500 ms turns a BG95 off (MODEM.md 7)
     POWER_DOWN_URC = "POWERED DOWN"
+    # Quectel's command line buffer is not in MODEM.md; AT+QISENDEX takes 512 octets as hex
+    # (MODEM.md 3.4), so at least AT+QISENDEX=11,"<1024 hex digits>",2: 1043 characters
+    # (derived; SIMCom's 559 would refuse the command with most of its documented range).
+    MAX_LINE = 1043
 
     def reset_model(self):
         # AT+QCFG settings and the QICSGP context stay over a reset (NV; our choice).
@@ -232,6 +236,7 @@ class Bg95(Modem):
         if not data or len(data) > MAX_HEX:
             raise AtError()
         self.uplink(sock, data, sock.remote, arg_int(args, 2, 0, 2, 0))
+        self.counters["uart_rx_payload"] += len(data)   # in hex: two UART octets per octet
         return ["SEND OK"]
 
     def recv_urc(self, sock):
