@@ -58,7 +58,7 @@ class Device:
         self.board = board
         self.secrets = secrets or {}
         self.t0 = time.ticks_ms()
-        if cfg.get("deepSleep") and cfg["role"] == "ue":
+        if cfg.get("deepSleep") and cfg["role"] in ("ue", "cue"):
             from msgin5g.dutycycle import DutyCycle
             self.duty = DutyCycle(self)   # loads the sleep record: the port to bind again
         self.tasks = []         # coroutine functions main() starts first (firmware: the REPL;

@@ -5,6 +5,11 @@ record (msgin5g.sleepstate): whether it was registered and when, the msgIds it s
 the reports it awaits, the local port it used, the application's counter and the modem's
 state (lib/modem Link.snapshot()). The record lives in RTC memory where the board has it, else in `stateFile`.
 
+The device's client (dev.client) is the MSGin5G Client (role ue, registered at the server)
+or the Annex A Application Client of a constrained UE (role cue, registered at its Gateway UE;
+its Registration ID is kept too). Both offer what the cycle uses: resume(left_ms, seen,
+reports[, reg_id]), snapshot(), idle(reports), reg_ms, last_io, reg_id (cue only).
+
 On wake (Device.__init__ makes a DutyCycle before the socket: it binds the port of the
 record again, so the server sees the same address):
   * the record is loaded; none, torn or corrupt, or a board that says it did not wake from
@@ -12,7 +17,9 @@ record again, so the server sees the same address):
   * else, when the registration is younger than `regTrustSec` (default `reRegPeriodSec`),
     the client takes it up (Client.resume): REGISTERED without a REG, and the first message
     goes out at once. A server that no longer knows the UE answers 4.03 without body: the
-    client re-registers and sends the same msgId again (PC-24, PC-15).
+    client re-registers and sends the same msgId again (PC-24, PC-15). A gateway that no
+    longer knows a cue (restarted, or it dropped the cue after a delivery went unanswered)
+    answers 4.03 NOT_AUTHORIZED (A.3) / cause 0x02 (A.2): the cue does the same there.
 
 Before sleeping (the application calls sleep_when_done()):
   * the record is saved as soon as the application says its work is done (save(): the
@@ -104,7 +111,8 @@ class DutyCycle:
         # ages in the record count from its clock, this boot's start
         up = self.dev.uptime_ms()
         seen = [(a, b, age * 1000 + up) for a, b, age in st.seen]
-        return client.resume(self.left_ms - up, seen, st.reports)
+        rid = (st.reg_id,) if st.reg_id else ()     # a cue's Registration ID at its gateway
+        return client.resume(self.left_ms - up, seen, st.reports, *rid)
 
     def save(self, sleep_ms=None):
         """Write the record (only if it changed). The next boot is planned periodSec after
@@ -120,6 +128,7 @@ class DutyCycle:
         if c is not None:
             reg, seen, st.reports = c.snapshot()
             st.registered = reg
+            st.reg_id = reg and getattr(c, "reg_id", None) or 0
             if c.reg_ms is not None:
                 st.reg_at = self.boot_s + time.ticks_diff(c.reg_ms, dev.t0) // 1000
             d = wake_s - now_s

@@ -13,17 +13,19 @@ changed. The outbound journal (`journal`) stays a file of its own.
     st = store.load()             # None: no record, torn or corrupt -> normal registration
     store.save(st)                # writes only when the bytes differ from the last ones
 
-Record (big-endian), version 1:
+Record (big-endian), version 2 (version 1, without regId, reads as no record: one REG):
 
     0   2  magic "S5"
-    2   1  version (1)
+    2   1  version (2)
     3   1  flags: 1 = registered
     4   4  clock: the device's own time line in seconds when the next boot starts (the
            scheduled wake); it survives sleep on boards whose clock does not
     8   4  regAt: time-line second of the last successful registration
     12  2  port: local UDP port to bind again (0 = any)
     14  4  app: the application's counter (the sensor: readings taken)
-    18  1  s: remembered msgIds (PC-26), then s x (a u32, b u32, age u16 s): msgIds as
+    18  4  regId: the Registration ID a Gateway UE gave a constrained UE (role cue, PC-06),
+           0 = none (an MSGin5G Client has none: the server knows it by its UE Service ID)
+    22  1  s: remembered msgIds (PC-26), then s x (a u32, b u32, age u16 s): msgIds as
            ring.Seen holds them (two 30-bit parts of their SHA-256) and how old they were
     .   1  r: messages awaiting a delivery report, then r x (msgId, dest) as short strings
     .   1  m: modem state length, then m octets (opaque, for lib/modem: socket, PSM timers)
@@ -37,8 +39,8 @@ from binascii import crc32, hexlify, unhexlify
 from micropython import const
 
 _MAGIC = b"S5"
-_VERSION = const(1)
-_HDR = const(18)
+_VERSION = const(2)
+_HDR = const(22)
 MAX_SEEN = const(32)
 MAX_REPORTS = const(4)
 _REGISTERED = const(1)
@@ -51,6 +53,7 @@ class State:
         self.reg_at = 0
         self.port = 0
         self.app = 0
+        self.reg_id = 0
         self.seen = []          # [(a, b, age_s)]
         self.reports = []       # [(msgId, dest)]
         self.modem = b""
@@ -103,6 +106,7 @@ def encode(st):
     _put(out, st.reg_at & 0xFFFFFFFF, 4)
     _put(out, st.port & 0xFFFF, 2)
     _put(out, st.app & 0xFFFFFFFF, 4)
+    _put(out, st.reg_id & 0xFFFFFFFF, 4)
     seen = st.seen[-MAX_SEEN:]
     out.append(len(seen))
     for a, b, age in seen:
@@ -124,7 +128,7 @@ def encode(st):
 
 
 def decode(data):
-    """The State in data, or None when it is not a whole, valid version-1 record (never
+    """The State in data, or None when it is not a whole, valid version-2 record (never
     raises: a torn or corrupt record means a normal registration, not a crash)."""
     try:
         return _decode(data)
@@ -144,6 +148,7 @@ def _decode(b):
     st.reg_at = _u(b, 8, 4)
     st.port = _u(b, 12, 2)
     st.app = _u(b, 14, 4)
+    st.reg_id = _u(b, 18, 4)
     o = _HDR + 1
     for _ in range(b[_HDR]):
         st.seen.append((_u(b, o, 4), _u(b, o + 4, 4), _u(b, o + 8, 2)))

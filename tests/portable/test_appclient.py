@@ -1,5 +1,5 @@
 # heapsize: 128k
-# board-heapsize: 32k   (unix32, library frozen; measured minimum 25k)
+# board-heapsize: 32k   (unix32, library frozen; measured minimum 27k)
 """Annex A Application Client (role cue) driven without sockets: the test plays the Gateway UE,
 over A.3 (an Endpoint with a fake send function) and over A.2 (raw datagrams)."""
 import json
@@ -133,17 +133,27 @@ def test_a3_send_message_and_outcomes():
     assert w.ac.state == "REGISTERED"
 
 
-def test_a3_forbidden_send_means_register_again():
+def test_a3_forbidden_send_means_register_again_then_send_again():
     w = A3World()
     w.register()
     res = []
-    w.ac.send("ue-2", b"x", done=lambda *a: res.append(a))
+    mid = w.ac.send("ue-2", b"x", done=lambda *a: res.append(a))
     (m, b), = w.requests()
     w.answer(m, 0x83, a3.msg_recv_resp(False, "NOT_AUTHORIZED"))
-    assert res[0][1:] == ("FAILED", "NOT_AUTHORIZED")
+    assert res == [] and not w.ac.idle()        # the gateway forgot us: not failed yet
     w.advance(0)
     (m, b), = w.requests()
     assert b["messageType"] == "REGISTRATION REQUEST"
+    w.answer(m, 0x41, a3.reg_resp(99))
+    (m, b), = w.requests()                      # the same message again, same Message ID
+    assert b["messageId"] == mid and w.ac.reg_id == 99
+    w.answer(m, 0x83, a3.msg_recv_resp(False, "NOT_AUTHORIZED"))   # again: once only
+    assert res == [(mid, "FAILED", "NOT_AUTHORIZED")]
+    w.advance(0)
+    (m, b), = w.requests()
+    assert b["messageType"] == "REGISTRATION REQUEST"
+    w.answer(m, 0x83, a3.reg_resp(None, "NOT_AUTHORIZED"))
+    assert w.ac.state == "REJECTED" and w.ac.idle()
 
 
 def test_send_before_registration_fails_at_once():
@@ -151,6 +161,26 @@ def test_send_before_registration_fails_at_once():
     res = []
     w.ac.send("ue-2", b"x", done=lambda *a: res.append(a))
     assert res[0][1:] == ("FAILED", "not registered") and w.take() == []
+
+
+def test_send_while_registering_goes_out_once_registered():
+    w = A3World()
+    w.ac.start()
+    res = []
+    mid = w.ac.send("ue-2", b"x", done=lambda *a: res.append(a))   # a wake's first reading
+    (m, b), = w.requests()
+    assert b["messageType"] == "REGISTRATION REQUEST" and not w.ac.idle()
+    w.answer(m, 0x41, a3.reg_resp(1234))
+    (m, b), = w.requests()
+    assert b["messageId"] == mid
+    w.answer(m, 0x44, a3.msg_recv_resp(True))
+    assert res == [(mid, "ACCEPTED", None)]
+    w = A2World()
+    w.ac.start()
+    w.take()
+    w.ac.send("ue-0002", b"x", done=lambda *a: res.append(a))
+    w.feed(b"\x02\x01\x0b\x01\x03")     # rejected: the message fails with it
+    assert res[-1][1:] == ("FAILED", "INSUFFICIENT_RESOURCES") and w.take() == []
 
 
 def test_a3_unencodable_send_fails_without_traffic():
@@ -307,14 +337,32 @@ def test_a2_send_and_answers():
     assert res[-1][1:] == ("FAILED", "PROTOCOL_ERROR") and w.take() == []
 
 
-def test_a2_not_authorized_answer_means_register_again():
+def test_a2_not_authorized_answer_means_register_again_then_send_again():
     w = A2World()
     w.register()
-    mid = w.ac.send("ue-0002", b"x")
+    res = []
+    mid = w.ac.send("ue-0002", b"x", done=lambda *a: res.append(a))
+    (d,) = w.take()
+    w.feed({"type": 7, "msg_id": ids.to_bytes(mid), "result": 1, "cause": 2})
+    w.advance(0)
+    assert w.take() == [b"\x01\x00\x07"] and res == []
+    w.feed(b"\x02\x00\x0c\x00\x00\x00\x05")      # registered again: Registration ID 5
+    assert w.take() == [d] and w.ac.reg_id == 5     # the same datagram, same Message ID
+    w.feed({"type": 7, "msg_id": ids.to_bytes(mid), "result": 0})
+    assert res == [(mid, "ACCEPTED", None)] and w.ac.idle(True)
+
+
+def test_a2_not_authorized_then_registration_fails():
+    w = A2World()
+    w.register()
+    res = []
+    mid = w.ac.send("ue-0002", b"x", done=lambda *a: res.append(a))
     w.take()
     w.feed({"type": 7, "msg_id": ids.to_bytes(mid), "result": 1, "cause": 2})
     w.advance(0)
-    assert w.take() == [b"\x01\x00\x07"]
+    w.take()
+    w.feed(b"\x02\x01\x0b\x01\x03")     # rejected, insufficient resources
+    assert res == [(mid, "FAILED", "INSUFFICIENT_RESOURCES")] and w.ac.state == "REJECTED"
 
 
 def test_a2_delivery_answer_duplicate_and_report():

@@ -351,6 +351,19 @@ def test_a2_uplink_duplicates_and_errors():
     assert d == b"\x04\x00\x0c" + rid.to_bytes(4, "big") and w.gw.cues == []
 
 
+def test_a2_request_refused_as_unknown_is_taken_after_a_registration():
+    # a duty-cycled CUE slept through the gateway's restart: refused (0x02), it registers and
+    # sends the same datagram again; the cached refusal must not answer it
+    w = World()
+    req = a2.encode({"type": 5, "target": "as-0042", "msg_id": ids.to_bytes(ids.new_msg_id()),
+                     "payload": b"21.5", "target_type": 2})
+    (d, a), = w.l3(req)
+    assert d[-1] == a2.CAUSE_NOT_AUTHORIZED and w.srv_requests() == []
+    w.reg_a2(8)
+    (d, a), = w.l3(req)
+    assert d[-1] == 0 and len(w.srv_requests()) == 1
+
+
 def test_a2_downlink_retransmission_and_answer():
     w = World()
     w.reg_a2(8)

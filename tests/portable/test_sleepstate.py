@@ -18,6 +18,7 @@ def _full():
     st.reg_at = 0x0A0B0C0D
     st.port = 50000
     st.app = 7
+    st.reg_id = 0x11223344
     st.seen = [(0x3FFFFFFF, 1, 600), (5, 6, 70000)]   # an age over 65535 s is kept as 65535
     st.reports = [(MID, "as-1")]
     st.modem = b"\x01\x02"
@@ -25,28 +26,29 @@ def _full():
 
 
 def test_empty_record_byte_exact():
-    body = b"S5\x01\x00" + bytes(14) + b"\x00\x00\x00"
+    body = b"S5\x02\x00" + bytes(18) + b"\x00\x00\x00"
     want = body + (crc32(body) & 0xFFFFFFFF).to_bytes(4, "big")
     assert encode(State()) == want
-    assert hexlify(want) == b"533501000000000000000000000000000000000000834db31c"
+    assert hexlify(want) == b"53350200000000000000000000000000000000000000000000bb10ad9d"
 
 
 def test_full_record_byte_exact():
-    body = (b"S5\x01\x01" + b"\x01\x02\x03\x04" + b"\x0a\x0b\x0c\x0d" + b"\xc3\x50" +
-            b"\x00\x00\x00\x07" +
+    body = (b"S5\x02\x01" + b"\x01\x02\x03\x04" + b"\x0a\x0b\x0c\x0d" + b"\xc3\x50" +
+            b"\x00\x00\x00\x07" + b"\x11\x22\x33\x44" +
             b"\x02" + b"\x3f\xff\xff\xff\x00\x00\x00\x01\x02\x58" +
             b"\x00\x00\x00\x05\x00\x00\x00\x06\xff\xff" +
             b"\x01" + b"\xff" + unhexlify(MID.replace("-", "")) + b"\x04as-1" +
             b"\x02\x01\x02")
     data = encode(_full())
     assert data == body + (crc32(body) & 0xFFFFFFFF).to_bytes(4, "big")
-    assert len(data) == 69
+    assert len(data) == 73
 
 
 def test_round_trip():
     st = decode(encode(_full()))
     assert st.registered and st.clock == 0x01020304 and st.reg_at == 0x0A0B0C0D
     assert st.port == 50000 and st.app == 7 and st.modem == b"\x01\x02"
+    assert st.reg_id == 0x11223344
     assert st.seen == [(0x3FFFFFFF, 1, 600), (5, 6, 65535)]
     assert st.reports == [(MID, "as-1")]
     s2 = State()
@@ -73,7 +75,7 @@ def test_anything_not_a_whole_record_is_none():
         b[i] ^= 0x10
         assert decode(bytes(b)) is None
     b = bytearray(good)
-    b[2] = 2                                # another version, its CRC right
+    b[2] = 1                                # another version (1: before regId), CRC right
     b[-4:] = (crc32(bytes(b[:-4])) & 0xFFFFFFFF).to_bytes(4, "big")
     assert decode(bytes(b)) is None
     body = encode(State())[:-4] + b"\x00"  # lengths that do not add up, CRC right

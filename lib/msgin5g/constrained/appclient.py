@@ -15,18 +15,28 @@ One API, two links (chosen by the constructor):
     ac.on_report(h)          h(msg_id, "DELIVERED"|"FAILED", reason, None), msg_id = our message
     ac.start()               REGISTRATION REQUEST (Application ID -> Registration ID)
     ac.send(dest, payload, dest_type="UE", app_id=None, report=False, done=None) -> msgId
-                             done(msg_id, "ACCEPTED"|"FAILED", reason): taken by the gateway or not
+                             done(msg_id, "ACCEPTED"|"FAILED", reason): taken by the gateway or not;
+                             while registering it goes out once registered, else it fails at once
     ac.report(dest, msg_id, ok=True, cause=None, dest_type=None)
     ac.deregister(done=None); ac.tick() -> ms to the next timer; ac.status()
     ac.state                 CONFIGURED, REGISTERING, REGISTERED, REJECTED / BACKOFF (retry after
                              30 s doubling to 1 h; 5.03 Max-Age), DEREGISTERED. A 4.03 / cause
-                             0x02 answer to a request means the gateway forgot us: register again.
+                             0x02 answer to a request means the gateway forgot us (it restarted,
+                             or dropped us after a delivery went unanswered): register again and
+                             send that request again, once, with its Message ID (as PC-24).
+Deep sleep (deepSleep, msgin5g.dutycycle), as the Client: ac.resume(left_ms, seen, reports,
+reg_id) takes up the registration kept across the sleep, ac.snapshot() says what to keep,
+ac.idle(reports) whether it may sleep; reg_ms, last_io. Deliveries are remembered by Message ID
+(ring.Seen, kept in the sleep record) so a retransmission after a sleep is answered, not
+delivered again; the gateway keeps no deliveries for a sleeping cue (it retransmits, A.2 2 s x 4,
+A.3 CoAP's CON, then drops the cue).
 The names mirror msgin5g.client.Client so the echo and sensor apps run on a cue unchanged.
 """
 import time
 
 from micropython import const
 from msgin5g import ids
+from msgin5g.ring import Seen
 
 _POST = const(2)
 _CF = const(50)
@@ -37,6 +47,8 @@ _ERROR = const(0xA0)
 _UNAVAILABLE = const(0xA3)
 _TT = ("UE", "AS", "GROUP")  # A.2 Target Type 1..3 (PC-37)
 _R = b"R"  # A.2 key of the (de)registration in flight: 0x02/0x04 carry no Message ID
+_SEEN = const(8)  # deliveries remembered by Message ID (as the Client's, PC-26) ...
+_SEEN_MS = const(600000)  # ... for 10 min
 
 
 def _nop():
@@ -57,6 +69,12 @@ class AppClient:
         self._later = []        # reports to send on the next tick
         self._due = None        # registration retry
         self._bo = self.backoff_ms = backoff_ms
+        self._again = []        # requests to send after the registration under way (_request)
+        self._open = 0          # A.3 requests in flight
+        self._tx = {}           # A.2 requests in flight: key -> [datagram, due, retries, cb, job]
+        self._ids = Seen(_SEEN, _SEEN_MS)
+        self.reg_ms = None      # clock of the last successful registration
+        self.last_io = None     # clock of the last answer or delivery (deep sleep)
         self.rx = 0
         if ep:
             from msgin5g.constrained import a3 as c
@@ -68,7 +86,6 @@ class AppClient:
             self.clock = clock or time.ticks_ms
             self.retry_ms = retry_ms
             self.retries = retries
-            self._tx = {}       # key -> [datagram, due, retries, cb]
             self._seen = []     # [(msg_id, answer)] of the last deliveries
         self.c = c
 
@@ -89,9 +106,12 @@ class AppClient:
 
     def _on_reg(self, ok, why, r):
         rid = ok and r and r.get("registrationId" if self.ep else "reg_id")
+        again = self._again
+        self._again = []
         if rid:
             self.reg_id = rid
             self.state = "REGISTERED"
+            self.reg_ms = self.clock()
             self._bo = self.backoff_ms
         else:  # rejected (4.03 / result 1), no answer or 5.03: retry, doubling up to 1 h
             self.state = "REJECTED" if ok is False else "BACKOFF"
@@ -100,6 +120,11 @@ class AppClient:
             self.kick()
         if self.log:
             self.log("gateway: %s %s", self.state, rid or why)
+        for job in again:       # sent during it, or refused as unknown before it
+            if rid:
+                self._request(job[0], job[1], job[2], 1)
+            elif job[2]:
+                job[2](False, why or "not registered", None)
 
     def deregister(self, done=None):
         """De-register with the Registration ID (6.3.2.2.2)."""
@@ -134,10 +159,11 @@ class AppClient:
             if done:
                 done(mid, "ACCEPTED" if ok else "FAILED", why)
 
-        if self.state != "REGISTERED":
-            fin(False, "not registered", None)
+        st = self.state
+        if st == "REGISTERED" or st == "REGISTERING":   # the latter: sent once registered
+            self._call(m, m.get("msg_id", mid), fin, st != "REGISTERED")
         else:
-            self._call(m, m.get("msg_id", mid), fin)
+            fin(False, "not registered", None)
         return mid
 
     def report(self, dest, msg_id, ok=True, cause=None, dest_type=None):
@@ -154,23 +180,63 @@ class AppClient:
         return {"state": self.state, "applicationId": self.app_id, "registrationId": self.reg_id,
                 "received": self.rx}
 
+    # ---------------------------------------------------------------- deep sleep (issue 13)
+    def resume(self, left_ms, seen=(), reports=(), reg_id=None):
+        """Carry on after deep sleep: the deliveries' Message IDs and the reports still to send
+        kept from before it, and, when left_ms > 0 and reg_id is known, the registration made
+        before it (REGISTERED without a REGISTRATION REQUEST). True if it was taken up."""
+        now = self.clock()
+        for a, b, age_ms in seen:
+            self._ids.restore(a, b, age_ms, now)
+        for mid, ori in reports:
+            self._later.append((ori, mid))
+        if left_ms <= 0 or not reg_id:
+            return False
+        self.reg_id = reg_id
+        self.state = "REGISTERED"
+        self.kick()
+        return True
+
+    def snapshot(self):
+        """(registered, [(a, b, age_ms)] Message IDs delivered, [(msgId, originator)] reports
+        still to send): what resume() takes after deep sleep (with reg_id)."""
+        return (self.state == "REGISTERED", self._ids.export(self.clock()),
+                [(mid, ori) for ori, mid in self._later])
+
+    def idle(self, reports=False):
+        """Nothing in flight or waiting to be sent again, no registration under way (and with
+        reports=True no report waiting to be sent): a duty-cycled cue may sleep."""
+        return not (self._open or self._tx or self._again or self.state == "REGISTERING" or
+                    (reports and self._later))
+
     # ---------------------------------------------------------------- requests to the gateway
-    def _call(self, m, key, cb):
-        # cb(ok, reason, answer dict) once; ok None = no answer (timeout).
-        c = self.c
+    def _call(self, m, key, cb, later=False):
+        # cb(ok, reason, answer dict) once; ok None = no answer (timeout). later: after the
+        # registration under way
         try:
-            data = c.encode(m)
+            data = self.c.encode(m)
         except ValueError:  # A2Error / A3Error: a value the link cannot carry
             return self._fin(cb, False, "PROTOCOL_ERROR", None)
-        if self.ep:
-            self.ep.request(self.gw, _POST, c.URI_GW, data, cf=_CF,
-                            callback=lambda r: self._a3_done(r, cb))
+        if later:
+            self._again.append((data, key, cb, 0))
         else:
-            self._tx[key] = [data, time.ticks_add(self.clock(), self.retry_ms), 0, cb]
+            self._request(data, key, cb, None if key is _R else 0)
+
+    def _request(self, data, key, cb, again):
+        # again: None for a (de)registration; else 0, or 1 when sent again after the gateway
+        # refused it as unknown (4.03 / cause 0x02) and a new registration (once only)
+        job = None if again is None else (data, key, cb, again)
+        if self.ep:
+            self._open += 1
+            self.ep.request(self.gw, _POST, self.c.URI_GW, data, cf=_CF,
+                            callback=lambda r: self._a3_done(r, cb, job))
+        else:
+            self._tx[key] = [data, time.ticks_add(self.clock(), self.retry_ms), 0, cb, job]
             self._out(data)
             self.kick()
 
-    def _a3_done(self, r, cb):
+    def _a3_done(self, r, cb, job):
+        self._open -= 1
         if r.error:
             return self._fin(cb, None, r.error, None)
         c = self.c
@@ -186,14 +252,20 @@ class AppClient:
             if code == _UNAVAILABLE:  # 5.03: Max-Age is the retry hint (PC-38)
                 self._bo = r.response.uint(_MAX_AGE, 60) * 1000
                 why = "GATEWAY_NOT_REGISTERED"
-        self._fin(cb, code < _BAD, why, d)
+        self._fin(cb, code < _BAD, why, d, job)
 
-    def _fin(self, cb, ok, why, d):
-        if why == "NOT_AUTHORIZED" and self.state == "REGISTERED":
-            # 4.03 / cause 0x02: the gateway forgot our transport address: register again
-            self.state = "BACKOFF"
-            self._due = self.clock()
-            self.kick()
+    def _fin(self, cb, ok, why, d, job=None):
+        self.last_io = self.clock()
+        if job and why == "NOT_AUTHORIZED":
+            # 4.03 / cause 0x02: the gateway forgot our transport address (it restarted, or
+            # we slept through a delivery): register again, then send this request again
+            if self.state == "REGISTERED":
+                self.state = "BACKOFF"
+                self._due = self.clock()
+                self.kick()
+            if job[3] == 0 and self.state != "REJECTED":
+                self._again.append(job)
+                return
         if cb:
             cb(ok, why, d)
 
@@ -206,6 +278,9 @@ class AppClient:
     # ---------------------------------------------------------------- gateway deliveries
     def _deliver(self, mid, ori, otype, app, payload, report):
         # MESSAGE DELIVERY REQUEST (PC-19) -> (ok, reason) for the MESSAGE RECEIVED RESPONSE.
+        self.last_io = self.clock()
+        if self._ids.check(mid, self.last_io):
+            return True, None   # taken before (its answer lost, maybe before a deep sleep)
         self.rx += 1
         h = self._mh
         ok, why = h is not None, "no application"
@@ -259,7 +334,7 @@ class AppClient:
             tx = self._tx.pop(g("msg_id", _R) if t == 7 else _R, None)
             if tx:
                 ok = m["result"] == 0
-                self._fin(tx[3], ok, None if ok else _text(c, g("cause")), m)
+                self._fin(tx[3], ok, None if ok else _text(c, g("cause")), m, tx[4])
             return
         if t < 8:
             return

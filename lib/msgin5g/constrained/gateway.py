@@ -398,6 +398,9 @@ class Gateway:
             cue, cause = self.register(addr, True, m["app_id"])
             ans = {"type": a2.REG_RESP, "result": 0, "reg_id": cue.rid} if cue else \
                 {"type": a2.REG_RESP, "result": 1, "cause": cause}
+            if cue:     # answers before it are stale: a CUE refused as unknown (0x02) sends
+                #         the same request again once registered (it slept through our restart)
+                self._seen = [e for e in self._seen if e[0] != addr]
         elif t == a2.DEREG_REQ:
             cue, cause = self.deregister(addr, True, m["reg_id"])
             ans = {"type": a2.DEREG_RESP, "result": 0, "reg_id": m["reg_id"]} if cue else \

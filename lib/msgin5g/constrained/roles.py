@@ -4,7 +4,8 @@
            gatewayL3Port (allowedAppIds, maxDevices) + the app
   relay    MSGin5G Client (dev.client) + Relay forwarder on gatewayPort + the app
   cue      Annex A Application Client as dev.client (no MSGin5G Client) + the app: A.3 over
-           dev.ep when `gateway` is coap://, A.2 over dev.ep's socket when it is udp://
+           dev.ep when `gateway` is coap://, A.2 over dev.ep's socket when it is udp://;
+           with deepSleep it takes up the registration kept across the sleep (dev.duty)
 Only the role's own modules are imported (a plain sensor never loads the gateway or relay).
 """
 import asyncio
@@ -93,5 +94,6 @@ async def _cue(dev):
     asyncio.create_task(ep.run())
     await asyncio.sleep_ms(0)
     dev.start_app()
-    ac.start()
+    if dev.duty is None or not dev.duty.resume(ac):   # deepSleep: registered before the sleep
+        ac.start()
     await dev._client_timer()
