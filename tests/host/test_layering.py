@@ -3,7 +3,8 @@
 - A device loads only its role's modules (a plain sensor never imports the gateway or the
   relay): on the unix port, a fresh Device of each role runs Device.main() for a moment, then
   the test reads sys.modules. A `ue` loads nothing of msgin5g.constrained; a gateway, a relay
-  and a cue load their own role and codec and none of the others'. Ports 18460-18469.
+  and a cue load their own role and codec and none of the others'; the deep-sleep modules only
+  a device with deepSleep. Ports 18460-18469.
 - Arrows point one way: no import cycle among the modules of lib/, imports inside functions
   included (the REPL helpers import the device, the device never the REPL)."""
 import ast
@@ -28,6 +29,9 @@ ROLES = {
                 "listenPort": 18466}, {C, C + ".roles", C + ".appclient", C + ".a3"}),
     "cue-a2": ({"role": "cue", "gateway": "udp://127.0.0.1:18463", "applicationId": 18,
                 "listenPort": 18467}, {C, C + ".roles", C + ".appclient", C + ".a2"}),
+    "cue-sleep": ({"role": "cue", "gateway": "udp://127.0.0.1:18463", "applicationId": 19,
+                   "listenPort": 18468, "deepSleep": True, "stateFile": "/dev/null"},
+                  {C, C + ".roles", C + ".appclient", C + ".a2"}),
 }
 
 SCRIPT = """
@@ -56,6 +60,8 @@ def test_device_loads_only_its_role(role):
     assert ("msgin5g.client" in mods) != role.startswith("cue"), sorted(mods)  # cue: no Client
     assert mods & ALL == want, sorted(mods)
     assert not {"msgin5g.repl", "msgin5g.aiorepl"} & mods, sorted(mods)   # REPL: firmware's
+    sleeps = {"msgin5g.dutycycle", "msgin5g.sleepstate"}     # deep sleep: only with deepSleep
+    assert (sleeps <= mods if cfg.get("deepSleep") else not sleeps & mods), sorted(mods)
 
 
 def _lib_imports():
