@@ -1,5 +1,5 @@
 # heapsize: 96k
-# board-heapsize: 36k   (unix32, library frozen; measured minimum 28k)
+# board-heapsize: 48k   (unix32, library frozen; measured minimum 38k: a 512-octet AT+QISENDEX line is 1 KB of hex)
 """Datagrams over both socket dialects, byte-exact on the UART (MODEM.md 4, 5, 3.4): open,
 send after the prompt, datagrams pushed with their URC (SIM7080 recv_mode 1, BG95 direct
 push), the data-waiting URC of the modes without a length and reads by length with CR/LF/0x1A
