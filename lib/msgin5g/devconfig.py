@@ -40,7 +40,7 @@ KEYS (the README copies this table):
 | `repl` | bool | `false` | run the asyncio REPL task (type `status()`, `send(...)` while the app runs) |
 | `watchdogMs` | int >= 0 | `0` | hardware watchdog timeout, fed from its own task; 0 = off |
 | `journal` | string (path) | none | persistent outbound queue file: what send() accepted survives power loss |
-| `deepSleep` | bool | `false` | sensor app: one reading per wake-up, then `machine.deepsleep` for `periodSec` (duty cycle); registered on across the sleep (msgin5g.dutycycle) |
+| `deepSleep` | bool | `false` | sensor app, role `ue` or `cue`: one reading per wake-up, then `machine.deepsleep` for `periodSec` (duty cycle); registered on across the sleep (msgin5g.dutycycle) |
 | `awakeSec` | int 0-3600 | `2`; over a modem granted PSM its Active-Time (T3324) | with `deepSleep`: stay awake this long after the last exchange for downlinks stored while asleep; 0 = sleep as soon as the last response is in |
 | `regTrustSec` | int >= 0 | `reRegPeriodSec` | with `deepSleep`: how long a registration is taken up again after a wake without a new REG; 0 = REG on every wake |
 | `stateFile` | string (path) | config path with `.state` for `.json` | with `deepSleep`: the sleep record's file where the board has no RTC memory (the unix port: always) |
