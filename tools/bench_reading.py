@@ -17,7 +17,10 @@ reading's outcome is in (printed right after the sleep record is saved), and to 
 `SLEEP <ms>` line, with awakeSec 0 over the host link (no window for stored downlinks; the
 default 2 s adds 2 s before SLEEP); over the modem awakeSec is left unset, so it is the
 granted Active-Time (2 s), and a steady wake includes the PWRKEY pulse that wakes the modem
-from PSM (1.5 s on a SIM7080). A cue has no deep sleep in this firmware: it stays up and sends every periodSec.
+from PSM (1.5 s on a SIM7080). A constrained UE (role cue) with deepSleep is measured the same
+way through a Gateway UE (a device process in front of the reference server), counted on the
+cue's link: A.3 (CoAP) or A.2 (L3 datagrams); its cold boot includes its registration at the
+gateway. The clock starts once the command is resolved (the unix32 build checked), at Popen.
 """
 import json
 import os
@@ -225,9 +228,13 @@ class Proc:
 
     def __init__(self, cfg, board, heap):
         self.lines = []
+        # the command first: resolving it checks the unix32 build (hashing its sources, ~50 ms)
+        # and the bytecode build, which is no part of the device's time awake
+        cmd, env = mp.device_cmd(heap, board)
+        main = mp.board_main_py() if board == "unix32" else MAIN
         self.t0 = time.monotonic()
-        self.p = mp.popen([MAIN, cfg], heap=heap, board=board, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, bufsize=1)
+        self.p = subprocess.Popen(cmd + [main, cfg], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, bufsize=1)
         self._t = threading.Thread(target=self._read, daemon=True)
         self._t.start()
 
@@ -284,9 +291,10 @@ def ue_config(work, server_port, relay_port, host=HOST15, ue="ue-reading", **kw)
 
 
 class Wake:
-    """One wake of a deepSleep UE: its datagrams and times (ms from the process start)."""
+    """One wake of a deepSleep UE or cue: its datagrams (counted as `kind`: "coap" or "a2") and
+    times (ms from the process start)."""
 
-    def __init__(self, relay, cfg, board, heap):
+    def __init__(self, relay, cfg, board, heap, kind="coap"):
         i = relay.mark()
         pr = Proc(cfg, board, heap)
         self.saved = pr.when(r" I sensor: reading \d+ ", 35)   # a wake ends within 30 s
@@ -297,8 +305,10 @@ class Wake:
         self.saved_ms = (self.saved - pr.t0) * 1000 if self.saved else None
         self.sleep_ms = (self.sleep - pr.t0) * 1000 if self.sleep else None
         self.dg = relay.since(i)
-        self.cost = cost(self.dg)
-        self.reg = "REG -> 2.01" in self.out or "REG -> 2.04" in self.out
+        self.cost = cost(self.dg, kind)
+        # a UE's REG at the server, or a cue's registration at its gateway
+        self.reg = ("REG -> 2.01" in self.out or "REG -> 2.04" in self.out or
+                    "gateway: REGISTERED" in self.out)
 
 
 def ue_wakes(server_port, relay_port, board="unix", heap="256k", steady=5, work=None, **kw):
@@ -322,94 +332,51 @@ def ue_wakes(server_port, relay_port, board="unix", heap="256k", steady=5, work=
     return cold, wakes, stats
 
 
-class CueRun:
-    """A constrained UE (role cue, sensor app, no deep sleep: one reading every periodSec)
-    through a gateway; a counting relay between the cue and the gateway (link under test) and
-    one between the gateway and the server (its own MSGin5G-1 uplink, for reference).
-    The first reading's part runs from the process start (registration included) to the second
-    reading's request; a steady-state part from one reading's request to the next."""
-
-    def __init__(self, link, ports, board="unix", heap="256k", readings=3):
-        srv, gw_client_relay, gw3, gw2, cue_relay = ports
-        self.link = link
-        work = tempfile.mkdtemp(prefix="reading-cue-")
-        gw = write_config(work, "gw", role="gateway", ueServiceId="gw-reading",
-                          server="coap://127.0.0.1:%d" % gw_client_relay, app="none",
-                          gatewayPort=gw3, gatewayL3Port=gw2, keepAliveSec=0, logLevel="info")
-        gw_uri = ("coap://127.0.0.1:%d" if link == "A.3" else "udp://127.0.0.1:%d") % cue_relay
-        cue = write_config(work, "cue", role="cue", gateway=gw_uri, applicationId=17,
-                           app="sensor", periodSec=1, reportTo=AS, logLevel="info")
-        kind = "coap" if link == "A.3" else "a2"
-        self.readings = []      # per reading: (cue-link cost, gateway-uplink cost, cue datagrams)
-        self.ok = False
-        self.output = ""
-        try:
-            dg, ug = self._run(st_port=srv, ports=(gw_client_relay, gw3, gw2, cue_relay),
-                               configs=(gw, cue), board=board, heap=heap, readings=readings)
-        finally:
-            import shutil
-            shutil.rmtree(work, ignore_errors=True)
-        if dg is None:
-            return
-        # per reading: from one MESSAGE SENDING REQUEST to the next (the first reading also
-        # has the registration before it); the gateway's uplink likewise, MSG to MSG
-        cue_parts = split(dg, lambda e: _is_msg_send(e, link))
-        up_parts = split(ug, _is_msg_up)
-        for n, part in enumerate(cue_parts[:readings]):
-            ups = up_parts[n] if n < len(up_parts) else []
-            self.readings.append((cost(part, kind), cost(ups), part))
-        self.ok = self.ok and len(self.readings) == readings
-
-    def _run(self, st_port, ports, configs, board, heap, readings):
-        """Server, gateway and cue up; (cue-link datagrams, gateway-uplink datagrams), or
-        (None, None) when the gateway did not register."""
-        from m5server.thread import ServerThread
-        gw_client_relay, gw3, gw2, cue_relay = ports
-        gw, cue = configs
-        with ServerThread(port=st_port) as st, CountingRelay(gw_client_relay, st_port) as up, \
-                CountingRelay(cue_relay, gw3 if self.link == "A.3" else gw2) as relay:
+def cue_wakes(link, ports, board="unix", heap="256k", steady=5, work=None):
+    """Cold boot, then `steady` wakes, of a deepSleep constrained UE (role cue, sensor app,
+    awakeSec 0) through a Gateway UE, counted as the UE's wakes (Wake) by a relay between the
+    cue and the gateway: the cue's link, A.3 (CoAP) or A.2 (L3 datagrams). The gateway is a
+    device process on the 64-bit port registered at the reference server through a second
+    relay, which counts its own MSGin5G-1 uplink per wake (Wake.uplink, for reference).
+    ports: (server, gateway -> server relay, gateway A.3, gateway A.2, cue -> gateway relay).
+    Returns (cold Wake, [steady Wakes], the AS inbox); RuntimeError when the gateway does not
+    register."""
+    from m5server.thread import ServerThread
+    import shutil
+    srv, gw_up, gw3, gw2, cue_relay = ports
+    own = work is None
+    work = work or tempfile.mkdtemp(prefix="reading-cue-")
+    gw = write_config(work, "gw", role="gateway", ueServiceId="gw-reading",
+                      server="coap://127.0.0.1:%d" % gw_up, app="none",
+                      gatewayPort=gw3, gatewayL3Port=gw2, keepAliveSec=0, logLevel="info")
+    gw_uri = ("coap://127.0.0.1:%d" if link == "A.3" else "udp://127.0.0.1:%d") % cue_relay
+    cue = write_config(work, "cue", role="cue", gateway=gw_uri, applicationId=17,
+                       app="sensor", periodSec=60, reportTo=AS, deepSleep=True, awakeSec=0,
+                       logLevel="info")
+    kind = "coap" if link == "A.3" else "a2"
+    try:
+        with ServerThread(port=srv) as st, CountingRelay(gw_up, srv) as up, \
+                CountingRelay(cue_relay, gw3 if link == "A.3" else gw2) as relay:
             g = Proc(gw, "unix", "256k")
             try:
                 if g.when(r"REG -> 2.0", 20) is None:
-                    self.output = g.output()
-                    return None, None
+                    raise RuntimeError("gateway: %s" % _why(g.output()))
                 time.sleep(0.2)
-                i, j = relay.mark(), up.mark()
-                c = Proc(cue, board, heap)
-                try:
-                    # one reading more than kept: the last part ends with the stop's DEREG
-                    mp.wait_for(lambda: len(st.as_inbox(AS)) > readings, 10 + 2 * readings)
-                    time.sleep(0.3)     # the last answers
-                    self.ok = len(st.as_inbox(AS)) > readings
-                finally:
-                    c.stop()
-                    self.output = c.output()
-                return relay.since(i), up.since(j)
+                wakes, marks = [], []
+                for _ in range(1 + steady):
+                    marks.append(up.mark())
+                    wakes.append(Wake(relay, cue, board, heap, kind))
+                time.sleep(0.3)     # the gateway's last uplink and its answer
+                marks.append(up.mark())
+                for w, j, k in zip(wakes, marks, marks[1:]):
+                    w.uplink = cost(up.since(j)[:k - j])
+                inbox = st.as_inbox(AS)
             finally:
                 g.stop()
-
-
-def split(dg, is_start):
-    """dg cut before every datagram is_start(e) says starts a reading; what precedes the first
-    start belongs to the first part."""
-    starts = [k for k, e in enumerate(dg) if is_start(e)]
-    cuts = [0] + starts[1:] + [len(dg)]
-    return [dg[cuts[k]:cuts[k + 1]] for k in range(len(cuts) - 1)] if starts else []
-
-
-def _is_msg_send(e, link):
-    if e[1] != "up":
-        return False
-    if link == "A.2":
-        return e[2][:1] == b"\x05"
-    p = coap_parts(e[2])
-    return bool(p and p["code"] == 2 and b'"MESSAGE SENDING REQUEST"' in p["payload"])
-
-
-def _is_msg_up(e):
-    p = coap_parts(e[2])
-    return bool(e[1] == "up" and p and p["code"] == 2 and b'"msgType"' in p["payload"] and
-                b'"MSG"' in p["payload"])
+    finally:
+        if own:
+            shutil.rmtree(work, ignore_errors=True)
+    return wakes[0], wakes[1:], inbox
 
 
 # ------------------------------------------------------------------------ the modem row
@@ -512,6 +479,12 @@ def _reading_of(dg):
     return None
 
 
+def _request_bodies(dg):
+    """Octets of the CoAP payloads sent up in datagrams dg (the MSG or A.3 JSON bodies)."""
+    return sum(len(coap_parts(x[2])["payload"]) for x in dg
+               if x[1] == "up" and coap_parts(x[2]))
+
+
 def _why(out):
     """The line of a device's output that says what went wrong (or its last line)."""
     lines = [x for x in out.splitlines() if x.strip()]
@@ -567,8 +540,12 @@ def report(ports=range(18880, 18900), steady=5):
         except Exception as e:     # print why, never assert
             modem_why = "failed: %s" % e
             modem = None
-    cue = {link: CueRun(link, p[4:9] if link == "A.3" else p[9:14], boards[0],
-                        heaps[boards[0]]) for link in ("A.3", "A.2")}
+    cue = {}
+    for link, q in (("A.3", p[4:9]), ("A.2", p[9:14])):
+        try:
+            cue[link] = {b: cue_wakes(link, q, b, heaps[b], steady) for b in boards}
+        except RuntimeError as e:   # the gateway did not register: print why, never assert
+            cue[link] = "failed: %s" % e
 
     print("   a reading = the sensor app's JSON %s (%d octets); on air = UDP payload + 28 octets "
           "of UDP/IPv4 header per datagram, both ways" % (
@@ -579,9 +556,10 @@ def report(ports=range(18880, 18900), steady=5):
           "state saved / to SLEEP, median of %d wakes, %s" % (
               HOST15, len(HOST15), steady, " / ".join(
                   "%s (%s heap)" % (b, heaps[b]) for b in boards)))
-    print("   cue rows: role cue (sensor, periodSec 1) through a gateway UE; counted on the "
-          "cue's link (A.3 CoAP or A.2 L3); a cue has no deep sleep in this firmware (awake n/a);"
-          " (c) besides body = besides the A.3 JSON request body, (d) = besides the reading")
+    print("   cue rows: role cue, deepSleep sensor, awakeSec 0, through a gateway UE (64-bit "
+          "port, registered at the server), each wake a new process as above; counted on the "
+          "cue's link (A.3 CoAP or A.2 L3); awake as above; (c) besides body = besides the A.3 "
+          "JSON request body, (d) = besides the reading")
     hdr = "   %-34s %-5s %-9s %-21s" % ("", "exch", "datagrams", "octets up + down")
     print("-- first reading after a cold boot (registration included)")
     print(hdr + " awake ms: state saved/SLEEP, %s" % " / ".join(boards))
@@ -607,12 +585,12 @@ def report(ports=range(18880, 18900), steady=5):
     else:
         print("   %-34s %s" % ("(b) UE, modem sim (PSM, RAI)", modem_why))
     for link in ("A.3", "A.2"):
-        r = cue[link]
         name = "(%s) cue via gateway, %s" % ("c" if link == "A.3" else "d", link)
-        if r.readings:
-            _row(name, r.readings[0][0], "" if r.ok else "  FAILED", awake="n/a")
+        if isinstance(cue[link], str):
+            print("   %-34s %s" % (name, cue[link]))
         else:
-            print("   %-34s failed: %s" % (name, r.output.splitlines()[-1:]))
+            _row(name, cue[link][boards[-1]][0].cost, ok(cold(cue[link])),
+                 awake=awake(cold(cue[link])))
     print("   %-34s <= 3" % "target")
     print("   (cold-boot exchanges: REG + MSG for a UE, REGISTRATION REQUEST + MESSAGE SENDING "
           "REQUEST for a cue)")
@@ -627,27 +605,22 @@ def report(ports=range(18880, 18900), steady=5):
          awake=awake(hot(ue)))
     if modem:
         c2, var2 = _same(modem[boards[-1]][1])
-        body2 = sum(len(coap_parts(x[2])["payload"]) for x in modem[boards[-1]][1][-1].dg
-                    if x[1] == "up" and coap_parts(x[2]))
         _row("(b) UE, modem sim (PSM, RAI)", c2, ok(hot(modem)) + var2,
-             besides="%d" % (c2["air"] - body2), awake=awake(hot(modem)))
+             besides="%d" % (c2["air"] - _request_bodies(modem[boards[-1]][1][-1].dg)),
+             awake=awake(hot(modem)))
     else:
         print("   %-34s %s" % ("(b) UE, modem sim (PSM, RAI)", modem_why))
     for link in ("A.3", "A.2"):
-        r = cue[link]
         name = "(%s) cue via gateway, %s" % ("c" if link == "A.3" else "d", link)
-        if len(r.readings) > 1:
-            st = r.readings[1][0]
-            if link == "A.3":
-                b3 = sum(len(coap_parts(x[2])["payload"]) for x in r.readings[1][2]
-                         if x[1] == "up" and coap_parts(x[2]))
-                bes = "%d" % (st["air"] - b3)
-            else:
-                bes = "%d" % (st["air"] - dict(a2_breakdown(r.readings[1][2]))[
-                    "the reading (A.2 carries it as is)"])
-            _row(name, st, "" if r.ok else "  FAILED", besides=bes, awake="n/a")
-        else:
-            print("   %-34s failed: %s" % (name, r.output.splitlines()[-1:]))
+        if isinstance(cue[link], str):
+            print("   %-34s %s" % (name, cue[link]))
+            continue
+        c3, var3 = _same(cue[link][boards[-1]][1])
+        dg = cue[link][boards[-1]][1][-1].dg
+        body3 = _request_bodies(dg) if link == "A.3" else dict(a2_breakdown(dg))[
+            "the reading (A.2 carries it as is)"]
+        _row(name, c3, ok(hot(cue[link])) + var3, besides="%d" % (c3["air"] - body3),
+             awake=awake(hot(cue[link])))
     print("   %-34s 1      1 + 1     d: <= 100 in total    a, b: <= 90   <= 300 (saved)"
           % "target")
 
@@ -660,8 +633,8 @@ def report(ports=range(18880, 18900), steady=5):
     print("   besides that, the MSG JSON body (%d octets) carries the reading in base64 inside "
           "members the contract requires (msgType, oriAddr, destAddr, msgId, stoAndFwInd...)"
           % body["MSG JSON body (excluded from the target)"])
-    if len(cue["A.2"].readings) > 1:
-        ab = a2_breakdown(cue["A.2"].readings[1][2])
+    if not isinstance(cue["A.2"], str):
+        ab = a2_breakdown(cue["A.2"][boards[-1]][1][-1].dg)
         print("-- why: the steady-state A.2 exchange (d), octet by octet")
         print("   " + ", ".join("%s %d" % x for x in ab) + " = %d" % sum(x[1] for x in ab))
         rd = dict(ab)["the reading (A.2 carries it as is)"]
@@ -669,9 +642,8 @@ def report(ports=range(18880, 18900), steady=5):
               "PC-37: in the request and in its answer) + 2 type octets = %d: 100 in total "
               "cannot be met" % (rd, rd + 2 * UDPIP + 32 + 2))
     for link in ("A.3", "A.2"):
-        r = cue[link]
-        if len(r.readings) > 1:
-            g = r.readings[1][1]
+        if not isinstance(cue[link], str):
+            g = cue[link][boards[-1]][1][-1].uplink
             print("   gateway -> server for one %s reading (its own MSGin5G-1 MSG, not the "
                   "cue's link): %d exchange, %d + %d datagrams, %d + %d = %d octets" % (
                       link, g["exchanges"], g["dg_up"], g["dg_down"], g["air_up"],
