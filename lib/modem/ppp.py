@@ -12,8 +12,8 @@ waits; a test drives it with a stand-in for network.PPP and a fake UART. States:
   call gone: the network ended it or the PDP context (NO CARRIER), the modem reset, coverage
   went. lwIP sees it when the modem ends LCP (status() is then -6, "connection lost"); a modem
   that drops the call silently stays "connected" for lwIP (MicroPython's lwIP options build no
-  LCP echo), and there suspect() (the device's sign that nothing gets through) sends it to
-  the same path.
+  LCP echo), and there suspect() sends it to the same path: the device's CoAP traffic
+  (watch(): coap.message's counters) showing that nothing gets through, or any caller's sign.
 - the drop: network.PPP let go of the UART (disconnect() while it connects or is connected,
   then config(stream=None): its UART interrupt would eat the AT answers); on_change(False)
   (the MSGin5G Client stops sending, PC-39); the Link takes the modem back with
@@ -28,7 +28,8 @@ waits; a test drives it with a stand-in for network.PPP and a fake UART. States:
 
 network.PPP as v1.28 has it (extmod/network_ppp_lwip.c; the ESP32 port's matches): connect(),
 disconnect(), isconnected(), status() (0 inactive, 1 active, 3 connecting, 4 connected, an
-error as -PPPERR_*), config(stream=...). Nothing else is used (active() is the old ESP32 API).
+error as -PPPERR_*), config(stream=...), and ifconfig() for status()'s address (if it has
+one). Nothing else is used (active() is the old ESP32 API).
 """
 import time
 from micropython import const
@@ -44,6 +45,11 @@ _CLOSE_MS = const(10000)    # network.PPP's LCP terminate after disconnect() (3 
 _STABLE = const(30000)      # a call up this long was good: the back-off starts again
 _FULL = const(3)            # failed redials in a row before a full bring-up
 _GUARD = const(1500)        # +++ guard times: 1 s of silence before and after (MODEM.md 6)
+_SILENT = const(2)          # CoAP timeouts in a row, nothing received: the call is suspect
+_SILENT_MAX = const(16)     # ... doubling after each suspicion a redial did not clear
+
+# status()'s words for the states (the others as they are)
+_SHOWN = {"data": "up", "at": "redialling", "closing": "connecting", "wait": "backoff"}
 
 # lwIP's PPPERR_* codes (netif/ppp/ppp.h) as network.PPP.status() gives them, negated
 _ERRS = ("", "invalid parameter", "open failed", "invalid device", "out of memory",
@@ -101,8 +107,13 @@ class Supervisor:
         self._fails = 0
         self._dial = None               # [] while ATD runs, [Cmd] once it ended
         self._due = None
-        self._why = None
-        self.drops = self.redials = 0   # counters: calls lost, calls dialled again
+        self._why = None                # why the last call was lost
+        self.error = None               # why the last redial failed (until one succeeds)
+        self.ml = None                  # watch(): the device's CoAP message layer
+        self._rx = self._to = 0         # its received/timeouts counts when last judged
+        self._need = _SILENT
+        # counters: calls lost, calls dialled again, calls lost on suspicion
+        self.drops = self.redials = self.suspects = 0
 
     def _log(self, msg):
         if self.log is not None:
@@ -120,14 +131,58 @@ class Supervisor:
         self._t = now
 
     def status(self):
-        return {"state": self.state, "ppp": self.ppp.status(), "drops": self.drops,
-                "redials": self.redials, "fails": self._fails}
+        """The call as the device's STATUS line and the REPL's modem() show it (keys as
+        modem.link's Link.status): state up, redialling (the Link takes the modem back),
+        dialling, connecting, backoff; ppp: network.PPP.status(); ip while up; error: why
+        the redial fails (None while up); lastDrop: why the last call was lost."""
+        p = self.ppp
+        up = self.state == "data"
+        ip = None
+        if up:
+            try:
+                ip = p.ifconfig()[0]
+            except (AttributeError, OSError):
+                pass
+        return {"data": "ppp", "state": _SHOWN.get(self.state, self.state),
+                "model": self.link.model, "ppp": p.status(), "ip": ip,
+                "error": None if up else self.link.error or self.error, "lastDrop": self._why,
+                "drops": self.drops, "redials": self.redials, "suspects": self.suspects,
+                "fails": self._fails}
 
     def suspect(self, why):
         """Nothing gets through although network.PPP says connected (a call the modem dropped
         without ending LCP): treat the call as dropped."""
         if self.state == "data":
+            self.suspects += 1
             self._lost("%s, PPP %s" % (why, ppp_status(self.ppp.status())), self.clock())
+
+    def watch(self, ml):
+        """Judge the call by the device's CoAP traffic too (ml: its coap.message
+        MessageLayer; its counters timeouts and received are read every second)."""
+        self.ml = ml
+        self._rx = ml.received
+        self._to = ml.timeouts
+
+    def _silent(self):
+        # lwIP sends no LCP echo (MODEM.md 6), so a call the modem dropped silently is seen
+        # only by the traffic: _SILENT CoAP exchanges in a row timed out (each after
+        # MAX_RETRANSMIT, ~93 s with RFC 7252's defaults: e.g. a lost keep-alive ping and
+        # the registration it starts) with not one datagram received since the call came up
+        # or since the last datagram. A server that is down looks the same, so each
+        # suspicion that the redial did not clear (still nothing received) doubles the count
+        # (2, 4, 8, 16 at most): a dead server costs fewer and fewer redials.
+        m = self.ml
+        if m.received != self._rx:
+            self._rx = m.received
+            self._to = m.timeouts
+            self._need = _SILENT
+            return False
+        n = m.timeouts - self._to
+        if n < self._need:
+            return False
+        self._need = min(self._need * 2, _SILENT_MAX)
+        self.suspect("%d CoAP exchanges timed out, nothing received" % n)
+        return True
 
     # ---------------- the loop ----------------
     def tick(self):
@@ -137,13 +192,18 @@ class Supervisor:
         p = self.ppp
         if s == "data":
             if p.isconnected():
-                return _CHECK
+                return 0 if self.ml is not None and self._silent() else _CHECK
             self._lost("PPP call dropped (%s)" % ppp_status(p.status()), now)
             return 0
         if s == "connecting":
             if p.isconnected():
                 self._enter("data", now)
                 self._since = now
+                self.error = None
+                m = self.ml
+                if m is not None:       # what timed out while the call was down is not its
+                    self._to = m.timeouts
+                    self._rx = m.received
                 self._log("modem: PPP connected again: the client registers again (PC-17)")
                 self._tell(True, "PPP connected")
                 return _CHECK
@@ -197,6 +257,7 @@ class Supervisor:
     def _lost(self, why, now):
         if self.state == "data":
             self.drops += 1
+            self._why = why
             if time.ticks_diff(now, self._since) >= _STABLE:
                 self._fails = 0
         p = self.ppp
@@ -215,6 +276,7 @@ class Supervisor:
             self._log("modem: %s: %s" % (why, what))
             self._recover(now)
             return
+        self.error = why
         b = min(_BACKOFF_MAX, 1000 << min(n, 6))
         self._log("modem: %s: %s in %d s (%d failed)" % (why, what, b // 1000, n))
         self._due = time.ticks_add(now, b)

@@ -10,7 +10,8 @@ def endpoint(dev, lk, params):
     """The cellular link (modem.setup): a ModemEndpoint over the modem's sockets (for a
     coaps:// server a ModemDtlsEndpoint: DTLS over them), or, with data "ppp", dial and hand
     the UART to network.PPP (then None: plain sockets follow, DtlsEndpoint for coaps://);
-    modem.ppp's supervisor (a device task) dials again when the call drops."""
+    modem.ppp's supervisor (a device task, dev.ppp) dials again when the call drops or the
+    device's CoAP traffic shows it dead (Supervisor.watch)."""
     from modem import setup
     dev.link = link = setup.link(lk, lambda up, why: link_change(dev, up, why), log.info)
     if lk["data"] == "ppp":
@@ -18,10 +19,14 @@ def endpoint(dev, lk, params):
         if c.result != "CONNECT":
             raise OSError("modem: ATD*99***1# answered %s (PPP)" % c.result)
         log.info("modem: CONNECT, the UART now carries PPP")
-        dev.ppp = p = setup.ppp(link.ch.uart)
+        p = setup.ppp(link.ch.uart)
         from modem.ppp import Supervisor
-        sup = Supervisor(link, p, lambda up, why: link_change(dev, up, why), log.info)
-        dev.tasks.append(sup.run)
+        dev.ppp = sup = Supervisor(link, p, lambda up, why: link_change(dev, up, why), log.info)
+
+        async def supervise():
+            sup.watch(dev.ep.ml)    # the endpoint exists once the tasks start (Device.main)
+            await sup.run()
+        dev.tasks.append(supervise)
         dev.link = None         # the UART is network.PPP's (the supervisor's while it redials)
         return None
     d = dev.duty

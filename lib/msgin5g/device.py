@@ -91,7 +91,7 @@ class Device:
 
     client = None           # set after the endpoint (a modem's on_change may come first)
     link = None             # modem.link.Link when link.type is "modem"
-    ppp = None              # network.PPP when link.data is "ppp"
+    ppp = None              # modem.ppp.Supervisor when link.data is "ppp" (.ppp: network.PPP)
 
     def start_client(self):
         from msgin5g.client import Client
@@ -286,7 +286,8 @@ class Device:
         s["retransmissions"] = self.ep.ml.retransmitted
         s["uptimeMs"] = self.uptime_ms()
         s["heap"] = heap()
-        if self.link is not None:
-            s["modem"] = self.link.status()
+        k = self.link or self.ppp   # a PPP call: its supervisor's status
+        if k is not None:
+            s["modem"] = k.status()
         return "STATUS " + json.dumps(s)
 

@@ -7,7 +7,8 @@
   log('debug')          change the log level
   mem()                 heap: used, free, largest block one allocation can get
   modem()               the cellular link: state, RAT, signal (dBm), granted PSM/eDRX, address,
-                        counters (link.type "modem")
+                        counters (link.type "modem"); with data "ppp" the call: state,
+                        address, redials, why the last call was lost
   at("AT+CSQ")          one AT command between the link's data operations: its lines
 They work while the application runs (the device's asyncio loop keeps going; with the config
 key "repl": true the firmware runs an asyncio REPL task that reads your lines).
@@ -57,19 +58,22 @@ def mem():
     return heap()
 
 
-def _link():
+def _link(ppp=False):
     from msgin5g.device import Device
     d = Device.current
-    k = d and d.link
-    if k is None:
-        raise RuntimeError("no modem link (config link.type is not 'modem')")
+    k = d and (d.link or ppp and d.ppp)
+    if not k:
+        raise RuntimeError("no modem link (config link.type is not 'modem')"
+                           if not (d and d.ppp) else "the modem carries PPP: no AT commands")
     return d, k
 
 
 def modem():
     """The modem link's status (modem.link.Link.status): state, rat, dbm, psm/edrx requested
-    and granted, ip, counters (datagrams/octets each way, AT octets, resets, wakes, ...)."""
-    return _link()[1].status()
+    and granted, ip, counters (datagrams/octets each way, AT octets, resets, wakes, ...).
+    With link.data "ppp", the call's (modem.ppp.Supervisor.status): state (up, redialling,
+    dialling, connecting, backoff), ip, error, lastDrop, drops, redials, suspects."""
+    return _link(True)[1].status()
 
 
 def at(cmd, timeout_ms=10000):

@@ -7,8 +7,9 @@ The AT side of a redial (modem.ppp.Supervisor) over the same pty, network.PPP st
 an object that only answers isconnected()/status() (the unix port cannot have the real one):
 the network drops the call (NO CARRIER, PDP context gone), lwIP gives up while the modem still
 carries the call (+++ escape between guard times, ATH), the modem resets meanwhile (a full
-bring-up); each time the supervisor dials again until CONNECT and the simulator is back in
-PPP mode. No UDP port of its own (the simulator's control port is ephemeral).
+bring-up), the call dies unnoticed by PPP (the device's CoAP exchanges time out: suspect);
+each time the supervisor dials again until CONNECT and the simulator is back in PPP mode, and
+its status() says so (no ifconfig() on the stand-in: no address). No UDP port of its own (the simulator's control port is ephemeral).
 """
 import json
 import os
@@ -114,11 +115,20 @@ class StandIn:      # network.PPP's calls the supervisor makes (no PPP peer here
         self.st = 4     # as if LCP and IPCP came up at once
 
 
+class Counters:     # coap.message's, as the device's endpoint would count
+    timeouts = received = 0
+
+
 p = StandIn()
 sup = Supervisor(link, p, lambda up, why: print("CHANGE", up, why), print)
+ml = Counters()
+sup.watch(ml)
 ctl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 addr = socket.getaddrinfo("127.0.0.1", int(sys.argv[3]), 0, socket.SOCK_DGRAM)[0][-1]
-for name, fault, st in (("drop", b"pdp-loss", -6), ("escape", None, -9), ("reset", b"reset", -6)):
+for name, fault, st in (("drop", b"pdp-loss", -6), ("escape", None, -9), ("reset", b"reset", -6),
+                        ("silent", None, 4)):
+    if st == 4:             # the call died unnoticed by PPP: two CoAP exchanges timed out
+        ml.timeouts += 2
     if fault:
         ctl.sendto(fault, addr)
         time.sleep_ms(300)
@@ -128,6 +138,8 @@ for name, fault, st in (("drop", b"pdp-loss", -6), ("escape", None, -9), ("reset
     while sup.state != "data" and time.ticks_diff(time.ticks_ms(), t0) < 90000:
         time.sleep_ms(min(sup.tick(), 20))
     print("ROUND", name, sup.state, sup.redials, link.resets)
+import json
+print("STATUS", json.dumps(sup.status()))
 """
 
 
@@ -140,6 +152,9 @@ def test_dropped_call_is_dialled_again_over_the_pty(model):
         assert "ROUND drop data 1 0" in out, out
         assert "ROUND escape data 2 0" in out, out
         assert "ROUND reset data 3 1" in out, out
+        assert "ROUND silent data 4 1" in out, out
+        assert "CHANGE False 2 CoAP exchanges timed out, nothing received, PPP status 4: " \
+            "connected" in out, out
         # each step in one line
         assert "modem: PPP call dropped (status -6: connection lost): taking the UART back " \
             "for AT" in out, out
@@ -147,7 +162,12 @@ def test_dropped_call_is_dialled_again_over_the_pty(model):
         assert "modem: PPP call dropped (status -9: peer dead)" in out, out
         assert "modem: link down (modem reset (RDY)): bringing it up again" in out, out
         assert "modem: link up (registered)" in out, out
-        assert out.count("modem: CONNECT: the UART is network.PPP's again") == 3, out
-        assert out.count("CHANGE True PPP connected") == 3, out
+        assert out.count("modem: CONNECT: the UART is network.PPP's again") == 4, out
+        assert out.count("CHANGE True PPP connected") == 4, out
+        st = json.loads(out.split("STATUS ", 1)[1].splitlines()[0])
+        assert st == {"data": "ppp", "state": "up", "model": model, "ppp": 4, "ip": None,
+                      "error": None, "lastDrop": "2 CoAP exchanges timed out, nothing "
+                      "received, PPP status 4: connected", "drops": 4, "redials": 4,
+                      "suspects": 1, "fails": 0}, st
         st = sim.state()
         assert st["mode"] == "ppp", st          # the UART carries PPP again

@@ -1,5 +1,6 @@
-# heapsize: 120k
-# board-heapsize: 40k   (unix32, library frozen; measured minimum 34k; unix 100k)
+# heapsize: 160k
+# board-heapsize: 48k   (unix32, library frozen; measured minimum 39k, 36k without the REPL test;
+#                         unix 142k)
 """modem.ppp.Supervisor's decisions (MODEM.md 6) on recorded exchanges, with a stand-in for
 network.PPP (the unix port has none; its methods and status codes as MicroPython v1.28's
 extmod/network_ppp_lwip.c): a dropped call (lwIP's "connection lost", or suspect() while lwIP
@@ -7,7 +8,9 @@ still says connected) takes the UART back from network.PPP, reaches command mode
 escape between 1 s guard times when the modem still hears PPP), hangs up, checks registration
 and the PDP context, dials again and hands the UART back; a modem reset meanwhile gets a full
 bring-up; a failed dial backs off (2 s, 4 s, ...); on_change tells the device down, then up
-once network.PPP is connected again."""
+once network.PPP is connected again. status() as the STATUS line and the REPL's modem() show
+it; the device's CoAP counters (watch()) make a call suspect after 2 timeouts in a row with
+nothing received, then 4, 8, ... while redials bring nothing."""
 from fakemodem import OK, REGISTERED, drive, sim7080_bringup, up
 
 CNACT = (b'\r\n+CNACT: 0,1,"10.94.36.44"\r\n+CNACT: 1,0,"0.0.0.0"\r\n'
@@ -212,3 +215,137 @@ def test_lost_before_connecting_again_reaches_the_link():
     assert run(sup, clock, lambda: not u.script, 10000), (u.script[:1], logs)
     assert link.state in ("failed", "starting") and not link.up
     assert any("no answer to AT after the +++ escape either" in x for x in logs), logs
+
+
+class FakeIf(FakePPP):
+    """With network.PPP's ifconfig() (legacy, v1.28 has it): (ip, mask, gateway, dns)."""
+
+    def ifconfig(self):
+        return ("10.94.36.44", "255.255.255.255", "10.64.64.64", "8.8.8.8")
+
+
+def test_status_says_what_the_call_does():
+    sup, link, u, clock, p, ev, logs = supervised()
+    assert sup.status() == {"data": "ppp", "state": "up", "model": "sim7080", "ppp": 4,
+                            "ip": None, "error": None, "lastDrop": None, "drops": 0,
+                            "redials": 0, "suspects": 0, "fails": 0}, sup.status()
+    sup.ppp = p = FakeIf(u)
+    assert sup.status()["ip"] == "10.94.36.44"
+    p.st = -6
+    sup.tick()
+    s = sup.status()
+    why = "PPP call dropped (status -6: connection lost)"
+    assert (s["state"], s["ip"], s["lastDrop"], s["drops"]) == ("redialling", None, why, 1), s
+    redial(u, dial=b"\r\nNO CARRIER\r\n")
+    assert run(sup, clock, lambda: sup.state == "wait"), (sup.state, logs)
+    s = sup.status()
+    assert (s["state"], s["error"], s["fails"]) == \
+        ("backoff", "ATD*99***1# answered NO CARRIER", 1), s
+    redial(u)
+    assert run(sup, clock, lambda: sup.state == "connecting"), (sup.state, logs)
+    assert sup.status()["state"] == "connecting"
+    p.st = 4
+    assert run(sup, clock, lambda: sup.state == "data", 2000)
+    s = sup.status()
+    assert (s["state"], s["ip"], s["error"], s["lastDrop"], s["redials"]) == \
+        ("up", "10.94.36.44", None, why, 1), s
+
+
+class FakeML:
+    """coap.message.MessageLayer's counters the supervisor reads."""
+    timeouts = received = 0
+
+
+def escape_redial(u):
+    u.expect("AT\r", None)
+    u.expect("+++", OK)
+    redial(u, ath=b"\r\nNO CARRIER\r\n")
+
+
+def back_up(sup, clock, p):
+    assert run(sup, clock, lambda: sup.state == "closing"), sup.state
+    p.st = 0
+    p.closing = False
+    assert run(sup, clock, lambda: sup.state == "connecting", 500), sup.state
+    p.st = 4
+    assert run(sup, clock, lambda: sup.state == "data", 2000), sup.state
+
+
+def suspected_at(sup, clock, u, m, n):
+    """n - 1 more CoAP timeouts leave the call alone; the n-th makes it suspect (+++ redial)."""
+    m.timeouts += n - 1
+    run(sup, clock, lambda: False, 3000)
+    assert sup.state == "data", sup.state
+    escape_redial(u)                    # the modem still carries the call
+    m.timeouts += 1
+    assert run(sup, clock, lambda: sup.state != "data", 3000), sup.state
+
+
+def test_coap_timeouts_with_nothing_received_make_the_call_suspect():
+    sup, link, u, clock, p, ev, logs = supervised()
+    m = FakeML()
+    m.timeouts, m.received = 3, 5      # before the watch: not this call's
+    sup.watch(m)
+    m.timeouts += 1                     # a keep-alive ping lost
+    run(sup, clock, lambda: False, 3000)
+    m.received += 1                     # an answer after all: the count starts again
+    run(sup, clock, lambda: False, 2000)
+    assert not ev
+    suspected_at(sup, clock, u, m, 2)   # two in a row, nothing received: the call is suspect
+    assert ev == [(False, "2 CoAP exchanges timed out, nothing received, PPP status 4: "
+                   "connected")], ev
+    assert p.calls[:2] == ["disconnect", "no stream"], p.calls
+    back_up(sup, clock, p)
+    s = sup.status()
+    assert (s["suspects"], s["drops"], s["redials"]) == (1, 1, 1), s
+    assert s["lastDrop"] == ev[0][1], s
+    # still nothing received after the redial (the server down?): 4 timeouts now, then 8
+    suspected_at(sup, clock, u, m, 4)
+    assert ev[-1][1].startswith("4 CoAP exchanges timed out"), ev
+    back_up(sup, clock, p)
+    m.timeouts += 7
+    run(sup, clock, lambda: False, 3000)
+    assert sup.state == "data" and sup.suspects == 2
+    # a datagram received: the call works; the next suspicion needs 2 again
+    m.received += 1
+    run(sup, clock, lambda: False, 2000)
+    suspected_at(sup, clock, u, m, 2)
+    assert sup.suspects == 3 and ev[-1][1].startswith("2 CoAP"), ev
+
+
+def test_timeouts_while_the_call_was_down_do_not_count():
+    sup, link, u, clock, p, ev, logs = supervised()
+    m = FakeML()
+    sup.watch(m)
+    p.st = -6
+    redial(u)
+    assert run(sup, clock, lambda: sup.state == "connecting")
+    m.timeouts += 2                     # requests in flight when the call dropped
+    p.st = 4
+    assert run(sup, clock, lambda: sup.state == "data", 2000)
+    m.timeouts += 1
+    run(sup, clock, lambda: False, 3000)
+    assert sup.state == "data" and sup.suspects == 0
+
+
+def test_repl_modem_shows_the_ppp_call():
+    from msgin5g import repl
+    from msgin5g.device import Device
+    sup, link, u, clock, p, ev, logs = supervised()
+
+    class Dev:
+        client = object()
+        link = None
+        ppp = sup
+
+    old = Device.current
+    Device.current = Dev
+    try:
+        assert repl.modem()["state"] == "up"
+        try:
+            repl.at("AT+CSQ")
+            assert False, "at() while the UART carries PPP"
+        except RuntimeError as e:
+            assert "PPP" in str(e), e
+    finally:
+        Device.current = old
