@@ -14,7 +14,7 @@
 import binascii
 
 from modem.at import Cmd, LinkError, check, ok, received
-from modem.fields import fields, to_int
+from modem.fields import fields, listed, to_int
 
 
 class Dialect:
@@ -149,12 +149,7 @@ class Dialect:
     def sock_ok(self, s):
         """Socket s still open (after the MCU's deep sleep): +QISTATE state 2 (connected)."""
         c = yield Cmd("AT+QISTATE=1,%d" % s.id, "+QISTATE:")
-        check(c)
-        for ln in c.lines:
-            f = fields(ln, 10)
-            if to_int(f[0], -1) == s.id and len(f) > 5 and f[5] == "2":
-                return True
-        return False
+        return listed(check(c).lines, s.id, 5, "2")
 
     def read(self, s):
         c = Cmd("AT+QIRD=%d,1500" % s.id, "+QIRD:")

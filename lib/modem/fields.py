@@ -25,3 +25,13 @@ def to_int(s, default=None):
         return int(s)
     except ValueError:
         return default
+
+
+def listed(lines, sid, col, value):
+    """A socket-state answer (+CASTATE, +QISTATE) lists socket `sid` with `value` in field
+    `col` (the socket still open after the MCU's deep sleep)."""
+    for ln in lines:
+        f = fields(ln, 10)
+        if to_int(f[0], -1) == sid and len(f) > col and f[col] == value:
+            return True
+    return False

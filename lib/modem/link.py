@@ -48,6 +48,11 @@ _BACKOFF_MAX = const(64000)
 _RARE = (("modem.bringup", "bringup"), ("modem.codes", "codes"))
 
 
+def backoff_ms(fails):
+    """The wait before trying again after `fails` failures in a row: 2 s doubling to 64 s."""
+    return min(_BACKOFF_MAX, 1000 << min(fails, 6))
+
+
 def procedures():
     """modem.bringup, imported if it is not (forget_rare)."""
     from modem import bringup
@@ -468,8 +473,7 @@ class Link:
         self.state = "failed"
         if k != "fatal":
             self._fails += 1
-            b = min(_BACKOFF_MAX, 1000 << min(self._fails, 6))
-            self._retry = time.ticks_add(now, b)
+            self._retry = time.ticks_add(now, backoff_ms(self._fails))
 
     def _set_up(self, up, why):
         if up:

@@ -35,9 +35,9 @@ import time
 from micropython import const
 
 from modem.at import Cmd, LinkError
+from modem.link import backoff_ms
 
 DIAL = "ATD*99***1#"
-_BACKOFF_MAX = const(64000)
 _CHECK = const(1000)        # ms between two looks at network.PPP while the call is up
 _POLL = const(20)           # ms between two looks at the UART while the Link works
 _CONNECT_MS = const(30000)  # CONNECT to network.PPP connected
@@ -277,7 +277,7 @@ class Supervisor:
             self._recover(now)
             return
         self.error = why
-        b = min(_BACKOFF_MAX, 1000 << min(n, 6))
+        b = backoff_ms(n)
         self._log("modem: %s: %s in %d s (%d failed)" % (why, what, b // 1000, n))
         self._due = time.ticks_add(now, b)
         self._enter("wait", now)

@@ -11,7 +11,7 @@
     AT+CARECV=<cid>,1460    +CARECV: <len>,<len raw octets on the same line> OK; +CARECV: 0
 """
 from modem.at import Cmd, LinkError, check, ok, received
-from modem.fields import fields, to_int
+from modem.fields import fields, listed, to_int
 
 
 class Dialect:
@@ -149,12 +149,7 @@ class Dialect:
     def sock_ok(self, s):
         """Socket s still open (after the MCU's deep sleep): +CASTATE? lists <cid>,1."""
         c = yield Cmd("AT+CASTATE?", "+CASTATE:")
-        check(c)
-        for ln in c.lines:
-            f = fields(ln, 10)
-            if to_int(f[0], -1) == s.id and len(f) > 1 and f[1] == "1":
-                return True
-        return False
+        return listed(check(c).lines, s.id, 1, "1")
 
     def read(self, s):
         c = Cmd("AT+CARECV=%d,1460" % s.id, "+CARECV:")

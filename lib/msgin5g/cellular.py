@@ -3,10 +3,9 @@ marks, and what link up / down means for the MSGin5G Client. Only a device with 
 imports it (as the constrained roles, a Wi-Fi or host device never pays for it in RAM).
 """
 from msgin5g import log
-from msgin5g.uri import parse_uri
 
 
-def endpoint(dev, lk, params):
+def endpoint(dev, lk, params, hop=None):
     """The cellular link (modem.setup): a ModemEndpoint over the modem's sockets (for a
     coaps:// server a ModemDtlsEndpoint: DTLS over them), or, with data "ppp", dial and hand
     the UART to network.PPP (then None: plain sockets follow, DtlsEndpoint for coaps://);
@@ -32,8 +31,13 @@ def endpoint(dev, lk, params):
     d = dev.duty
     if d is not None and d.woke is not False and link.resume(d.st.modem):
         log.info("modem: resuming the state kept across the sleep (no full bring-up)")
-    ep = _secure(dev, link, params)
-    if ep is None:
+    if hop:     # coaps:// (PC-07/PC-08): DTLS over the modem's sockets (modem.dtls)
+        from coap.dtls import credentials
+        from modem.dtls import ModemDtlsEndpoint
+        ep = ModemDtlsEndpoint(link, hop[0], hop[1], params, server_hostname=hop[2],
+                               log=log.warn, **credentials(dev.secrets,
+                                                           dev.cfg.get("ueServiceId")))
+    else:
         from modem.endpoint import ModemEndpoint
         ep = ModemEndpoint(link, params, log=log.warn)   # the device resolves: ep.resolve
     if lk["rai"]:
@@ -48,21 +52,6 @@ def endpoint(dev, lk, params):
             return send(data, addr)
         ep.ml.send_raw = rai_send
     return ep
-
-
-def _secure(dev, link, params):
-    """PC-07/PC-08: a coaps:// server -> one DTLS session to the first hop, carried by the
-    modem's sockets (modem.dtls, loaded only then); keys from secrets. None for coap://."""
-    cfg = dev.cfg
-    srv = cfg.get("server")
-    if cfg["role"] == "cue" or not srv or parse_uri(srv)[0] != "coaps":
-        return None
-    from coap.dtls import credentials
-    from modem.dtls import ModemDtlsEndpoint
-    _, sh, _ = parse_uri(srv)
-    _, host, port = parse_uri(cfg.get("firstHop") or srv, "coaps")
-    return ModemDtlsEndpoint(link, host, port, params, server_hostname=sh, log=log.warn,
-                             **credentials(dev.secrets, cfg.get("ueServiceId")))
 
 
 def last_uplink(c, data):

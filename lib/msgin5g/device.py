@@ -74,18 +74,20 @@ class Device:
     def _endpoint(self, secrets):
         # PC-07/PC-08: a coaps:// server -> one DTLS session to the first hop; keys from secrets
         cfg = self.cfg
+        hop = None              # (host, port, server name) of a coaps:// first hop
+        if cfg["role"] != "cue" and cfg.get("server") and parse_uri(cfg["server"])[0] == "coaps":
+            _, host, port = parse_uri(cfg.get("firstHop") or cfg["server"], "coaps")
+            hop = (host, port, parse_uri(cfg["server"])[1])
         lk = cfg.get("link")
         if lk and lk["type"] == "modem":
             from msgin5g import cellular    # only a cellular device loads it
-            ep = cellular.endpoint(self, lk, Params())
+            ep = cellular.endpoint(self, lk, Params(), hop)
             if ep is not None:
                 return ep
-        if cfg["role"] != "cue" and cfg.get("server") and parse_uri(cfg["server"])[0] == "coaps":
+        if hop:
             from coap.dtls import DtlsEndpoint, credentials
-            _, sh, _ = parse_uri(cfg["server"])
-            _, host, port = parse_uri(cfg.get("firstHop") or cfg["server"], "coaps")
-            return DtlsEndpoint(host, port, Params(), local_port=cfg["listenPort"],
-                                server_hostname=sh, log=log.warn,
+            return DtlsEndpoint(hop[0], hop[1], Params(), local_port=cfg["listenPort"],
+                                server_hostname=hop[2], log=log.warn,
                                 **credentials(secrets, cfg.get("ueServiceId")))
         return UdpEndpoint("0.0.0.0", cfg["listenPort"], Params(), log=log.warn)
 

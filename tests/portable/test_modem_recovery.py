@@ -9,12 +9,19 @@ from fakemodem import OK, REGISTERED, bg95_bringup, drive, new_link, sim7080_bri
 PEER = ("10.0.0.1", 5683)
 
 
-def opened(link, u, clock):
+def opened(link, u, clock, data=b"a", ms=5000):
     u.expect('AT+CAOPEN=0,0,"UDP","10.0.0.1",5683,1\r', b"\r\n+CAOPEN: 0,0\r\n" + OK)
-    u.expect("AT+CASEND=0,1\r", b"\r\n> ")
-    u.expect(b"a")
-    link.sendto(b"a", PEER)
-    assert drive(link, clock, lambda: not u.script, 5000), u.script[:1]
+    u.expect("AT+CASEND=0,%d\r" % len(data), b"\r\n> ")
+    u.expect(data)
+    link.sendto(data, PEER)
+    assert drive(link, clock, lambda: not u.script, ms), u.script[:1]
+
+
+def woken_then_sent(link, u, clock, data):
+    """After the wake: still registered, the PDP context kept; then the socket and data."""
+    u.expect("AT+CEREG?\r", b"\r\n+CEREG: 4,1\r\n" + OK)
+    u.expect("AT+CNACT?\r", b'\r\n+CNACT: 0,1,"10.94.36.44"\r\n' + OK)
+    opened(link, u, clock, data, 20000)
 
 
 def test_reset_banner_mid_session_brings_up_again_and_reopens():
@@ -109,13 +116,7 @@ def test_psm_modem_is_woken_by_pwrkey_before_sending():
     for _ in range(3):
         u.expect("AT\r", None)            # silent in PSM
     u.expect("AT\r", b'\r\n+CPSMSTATUS: "EXIT PSM"\r\n' + OK)
-    u.expect("AT+CEREG?\r", b"\r\n+CEREG: 4,1\r\n" + OK)
-    u.expect("AT+CNACT?\r", b'\r\n+CNACT: 0,1,"10.94.36.44"\r\n' + OK)
-    u.expect('AT+CAOPEN=0,0,"UDP","10.0.0.1",5683,1\r', b"\r\n+CAOPEN: 0,0\r\n" + OK)
-    u.expect("AT+CASEND=0,1\r", b"\r\n> ")
-    u.expect(b"w")
-    link.sendto(b"w", PEER)
-    assert drive(link, clock, lambda: not u.script, 20000), u.script[:1]
+    woken_then_sent(link, u, clock, b"w")
     assert presses == [1, 0] and link.wakes == 1 and not link.asleep
     assert ev == [(True, "registered")]    # a wake is no link loss
 
@@ -202,13 +203,7 @@ def test_slow_command_after_a_quiet_spell_is_preceded_by_at():
     drive(link, clock, None, 5000)             # quiet: the modem may have entered PSM
     u.expect("AT\r", None)                     # it did (no URC: +CPSMSTATUS off)
     u.expect("AT\r")
-    u.expect("AT+CEREG?\r", b"\r\n+CEREG: 4,1\r\n" + OK)
-    u.expect("AT+CNACT?\r", b'\r\n+CNACT: 0,1,"10.94.36.44"\r\n' + OK)
-    u.expect('AT+CAOPEN=0,0,"UDP","10.0.0.1",5683,1\r', b"\r\n+CAOPEN: 0,0\r\n" + OK)
-    u.expect("AT+CASEND=0,1\r", b"\r\n> ")
-    u.expect(b"c")
-    link.sendto(b"c", PEER)
-    assert drive(link, clock, lambda: not u.script, 20000), u.script[:1]
+    woken_then_sent(link, u, clock, b"c")
     assert presses == [1, 0] and link.tx_datagrams == 1
 
 
