@@ -197,13 +197,7 @@ class AtChannel:
         self._t0 = t = self.clock()
         self._dl = time.ticks_add(t, cmd.timeout)
         self._heard = False
-        b = cmd.text.encode() + b"\r"
-        if len(b) > _CHUNK:         # a long line (BG95's hex datagram): in chunks, as data
-            self._out = memoryview(b)
-            self._oi = 0
-            self._send_chunk()
-        else:
-            self._write(b)
+        self._stream(cmd.text.encode() + b"\r")   # a long line (BG95's hex datagram) in chunks
         return cmd
 
     def busy(self):
@@ -220,9 +214,6 @@ class AtChannel:
         self._n = 0
         return c
 
-    def _write(self, b):
-        n = self.uart.write(b)
-        self.tx_octets += len(b) if n is None else n
 
     def _finish(self, result, err=None):
         c = self.cmd
@@ -340,7 +331,12 @@ class AtChannel:
     def _prompt(self, cm):
         self._space = True
         cm.prompted = True
-        self._out = memoryview(cm.data)
+        self._stream(cm.data)
+
+    def _stream(self, b):
+        """Write b: _CHUNK octets now, the rest one chunk per service() (never the loop held
+        for a long line's or datagram's UART time; a partial write keeps what is left)."""
+        self._out = memoryview(b)
         self._oi = 0
         self._send_chunk()
 
